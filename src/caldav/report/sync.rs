@@ -1,0 +1,59 @@
+//! DAV:sync-collection (RFC 6578): members changed since a token, removed
+//! members as 404 responses, a new token; DAV:limit honoured with a 507
+//! response for the collection when the list was cut.
+
+use super::{DavResult, calendar_target, object_response};
+use crate::caldav::error::{DavError, Precondition};
+use crate::caldav::path::node_href;
+use crate::caldav::propfind::propstats;
+use crate::caldav::props::Res;
+use crate::caldav::xml::{Multistatus, ReportProps};
+use crate::caldav::{Ctx, Resp, xml_response};
+use hyper::StatusCode;
+
+pub fn run(ctx: &Ctx<'_>, token: &str, limit: Option<u32>, props: &ReportProps) -> DavResult<Resp> {
+    let (user, path, node) = calendar_target(ctx)?;
+    if !node.is_collection() {
+        return Err(DavError::precondition(
+            Precondition::SupportedReport,
+            "sync-collection applies to collections",
+        ));
+    }
+    if ctx.depth(Some(0))? != Some(0) {
+        return Err(DavError::bad_request("sync-collection requires Depth: 0"));
+    }
+    let store = &ctx.app.store;
+    let token = (!token.trim().is_empty()).then_some(token);
+    let changes = store.changes_since(&user, &path, token, limit.map(|l| l as usize))?;
+    let mut ms = Multistatus::new();
+    let changed: Vec<String> = changes
+        .changed
+        .iter()
+        .map(|n| format!("{path}{n}"))
+        .collect();
+    let found = store.resources(&user, &changed)?;
+    for (p, n, body) in &found {
+        object_response(ctx, &mut ms, &user, p, n, body, props)?;
+    }
+    // Sub-collections changed (plain collections only) have no body.
+    for p in &changed {
+        let dir = format!("{p}/");
+        if let Some(n) = store.node(&user, &dir)? {
+            let res = Res::Node {
+                user: &user,
+                path: &dir,
+                node: &n,
+            };
+            let stats = propstats(ctx, &res, &props.propfind, |_| None);
+            ms.response(&res.href(), &stats);
+        }
+    }
+    for name in &changes.removed {
+        ms.response_status(&node_href(&user, &format!("{path}{name}")), 404);
+    }
+    if changes.truncated {
+        ms.response_status(&node_href(&user, &path), 507);
+    }
+    ms.sync_token(&changes.token);
+    Ok(xml_response(StatusCode::MULTI_STATUS, ms.finish()))
+}

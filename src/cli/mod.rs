@@ -1,0 +1,262 @@
+//! The `herald` command: argument parsing (clap derive; doc comments are
+//! the help text) and the subcommands. `serve` runs the server; the others
+//! go through the control socket when a server runs, or open the database
+//! themselves when none does.
+
+mod serve;
+
+use crate::config::{Config, Overrides};
+use crate::control::{self, Reply, Request};
+use crate::store::Store;
+use clap::{Parser, Subcommand};
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Herald: a CalDAV calendar server that handles invitations.
+#[derive(Parser, Debug)]
+#[command(name = "herald", version)]
+pub struct Cli {
+    /// Configuration file (TOML); every key has a default.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Data directory (overrides server.data_dir).
+    #[arg(long, global = true, env = "HERALD_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the CalDAV server.
+    Serve {
+        /// Address and port to listen on (overrides server.listen).
+        #[arg(long, env = "HERALD_LISTEN", value_name = "ADDR:PORT")]
+        listen: Option<String>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Import an .ics file into a calendar, one resource per UID.
+    Import {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        calendar: String,
+        file: PathBuf,
+    },
+    /// Write a calendar to standard output as one VCALENDAR.
+    Export {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        calendar: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum UserCommand {
+    /// Create a user with a default calendar.
+    Add {
+        name: String,
+        /// Email address (calendar user address); repeat for aliases.
+        #[arg(long, required = true)]
+        email: Vec<String>,
+        /// Read the password from standard input instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users and their addresses.
+    List,
+    /// Change a user's password (read from standard input).
+    Passwd { name: String },
+    /// Delete a user and all their data.
+    Delete { name: String },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("herald: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => listen.clone(),
+        _ => None,
+    };
+    let overrides = Overrides {
+        listen,
+        data_dir: cli.data_dir.clone(),
+    };
+    let config = Config::resolve(cli.config.as_deref(), &overrides)?;
+    match cli.command {
+        Command::Serve { .. } => serve::serve(config).await,
+        Command::User { command } => user(&config, command).await,
+        Command::Import {
+            user,
+            calendar,
+            file,
+        } => import(&config, user, calendar, file).await,
+        Command::Export { user, calendar } => {
+            let out = request(&config, Request::Export { user, calendar }).await?;
+            std::io::stdout()
+                .write_all(out.as_bytes())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Run a control request on the running server, or locally when none runs.
+async fn request(config: &Config, req: Request) -> Result<String, String> {
+    let dir = &config.server.data_dir;
+    let reply = match control::send(dir, &req).await {
+        Some(r) => r?,
+        None => {
+            let store = Store::open(dir).map_err(|e| e.to_string())?;
+            control::execute(&store, req).await
+        }
+    };
+    match reply {
+        Reply::Ok(s) => Ok(s),
+        Reply::Err(e) => Err(e),
+    }
+}
+
+fn read_password(prompt: &str) -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("{prompt}");
+        let _ = std::io::stderr().flush();
+    }
+    let mut s = String::new();
+    if stdin.is_terminal() {
+        stdin.read_line(&mut s).map_err(|e| e.to_string())?;
+    } else {
+        stdin
+            .lock()
+            .read_to_string(&mut s)
+            .map_err(|e| e.to_string())?;
+    }
+    let pw = s.lines().next().unwrap_or("").to_string();
+    if pw.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(pw)
+}
+
+async fn user(config: &Config, command: UserCommand) -> Result<(), String> {
+    let out = match command {
+        UserCommand::Add {
+            name,
+            email,
+            password_stdin,
+        } => {
+            let (password, generated) = if password_stdin {
+                (read_password("password: ")?, false)
+            } else {
+                (crate::auth::generate_password(), true)
+            };
+            let password_hash = crate::auth::hash_password(&password)?;
+            let msg = request(
+                config,
+                Request::UserAdd {
+                    name,
+                    emails: email,
+                    password_hash,
+                },
+            )
+            .await?;
+            if generated {
+                format!("{msg}\npassword: {password}\n")
+            } else {
+                format!("{msg}\n")
+            }
+        }
+        UserCommand::List => request(config, Request::UserList).await?,
+        UserCommand::Passwd { name } => {
+            let password = read_password("new password: ")?;
+            let password_hash = crate::auth::hash_password(&password)?;
+            format!(
+                "{}\n",
+                request(
+                    config,
+                    Request::UserPasswd {
+                        name,
+                        password_hash
+                    }
+                )
+                .await?
+            )
+        }
+        UserCommand::Delete { name } => {
+            format!("{}\n", request(config, Request::UserDelete { name }).await?)
+        }
+    };
+    print!("{out}");
+    Ok(())
+}
+
+/// Objects sent per control request during an import.
+const IMPORT_BATCH: usize = 500;
+
+async fn import(
+    config: &Config,
+    user: String,
+    calendar: String,
+    file: PathBuf,
+) -> Result<(), String> {
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let objects =
+        crate::ical::split_by_uid(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+    let bar = indicatif::ProgressBar::new(objects.len() as u64);
+    if objects.len() < 200 || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
+    let mut written = 0usize;
+    let mut notes = Vec::new();
+    let texts: Vec<String> = objects.into_iter().map(|(_, t)| t).collect();
+    for chunk in texts.chunks(IMPORT_BATCH) {
+        let reply = request(
+            config,
+            Request::Import {
+                user: user.clone(),
+                calendar: calendar.clone(),
+                objects: chunk.to_vec(),
+            },
+        )
+        .await?;
+        let mut lines = reply.lines();
+        written += lines
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .unwrap_or(0);
+        notes.extend(lines.map(str::to_string));
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    for n in &notes {
+        eprintln!("{n}");
+    }
+    println!("imported {written} objects into {user}/{calendar}");
+    Ok(())
+}

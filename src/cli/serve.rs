@@ -1,0 +1,93 @@
+//! `herald serve`: open the store, create the first user on an empty
+//! database, start the control socket and the HTTP(S) server, and shut
+//! down cleanly on SIGINT/SIGTERM.
+
+use crate::auth::{Authenticator, generate_password, hash_password};
+use crate::config::Config;
+use crate::control;
+use crate::server::{self, App};
+use crate::store::{OpenError, Principal, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Name of the user created on first start.
+pub const ADMIN_USER: &str = "admin";
+
+async fn bootstrap(store: &Store) -> Result<(), String> {
+    if !store.principals().map_err(|e| e.to_string())?.is_empty() {
+        return Ok(());
+    }
+    let (password, generated) = match std::env::var("HERALD_ADMIN_PASSWORD") {
+        Ok(p) if !p.is_empty() => (p, false),
+        _ => (generate_password(), true),
+    };
+    let p = Principal {
+        name: ADMIN_USER.into(),
+        password_hash: hash_password(&password)?,
+        emails: vec!["mailto:admin@localhost".into()],
+        displayname: Some("Administrator".into()),
+        created: chrono::Utc::now().timestamp(),
+    };
+    store
+        .create_principal(p, true)
+        .await
+        .map_err(|e| format!("cannot create the admin user: {e}"))?;
+    if generated {
+        println!("herald: created user '{ADMIN_USER}' with password: {password}");
+        println!("herald: (printed once; change it with `herald user passwd {ADMIN_USER}`)");
+    } else {
+        println!("herald: created user '{ADMIN_USER}' (password from HERALD_ADMIN_PASSWORD)");
+    }
+    Ok(())
+}
+
+pub async fn serve(config: Config) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("herald=info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let dir = config.server.data_dir.clone();
+    let store = match Store::open(&dir) {
+        Ok(s) => s,
+        Err(OpenError::InUse) => {
+            return Err(format!(
+                "another herald process is using {}; stop it first",
+                dir.display()
+            ));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    bootstrap(&store).await?;
+    let addr = config.listen_addr()?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let scheme = if config.tls.cert.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let control_task = tokio::spawn(control::serve(store.clone(), control::socket_path(&dir)));
+    let app = Arc::new(App {
+        auth: Authenticator::new(
+            store.clone(),
+            Duration::from_secs(config.server.auth_cache_seconds),
+        ),
+        store: store.clone(),
+        config,
+    });
+    println!(
+        "herald: listening on {scheme}://{local}/ (data in {})",
+        dir.display()
+    );
+    let result = server::serve(app.clone(), listener, server::shutdown_signal()).await;
+    control_task.abort();
+    let _ = std::fs::remove_file(control::socket_path(&dir));
+    drop(app);
+    store.close();
+    tracing::info!("stopped");
+    result
+}

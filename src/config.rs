@@ -1,0 +1,185 @@
+//! Configuration: one TOML file (`herald.toml`), every key with a default,
+//! unknown keys refused by name. Command-line flags and `HERALD_*`
+//! environment variables override the file; `Config::resolve` does that in
+//! one step so the rest of the program sees a single validated value.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default listen address: loopback only, so a first start exposes nothing.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8008";
+/// Default data directory, relative to the working directory.
+pub const DEFAULT_DATA_DIR: &str = "herald-data";
+/// Largest request body accepted (RFC 4918 bodies and calendar objects).
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// Largest calendar object resource (CALDAV:max-resource-size).
+pub const DEFAULT_MAX_RESOURCE_BYTES: usize = 1024 * 1024;
+/// How long a verified HTTP Basic credential is trusted without argon2.
+pub const DEFAULT_AUTH_CACHE_SECONDS: u64 = 300;
+/// Per-user storage quota reported by quota-available-bytes.
+pub const DEFAULT_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub tls: TlsConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Directory holding the redb database, the control socket and spools.
+    pub data_dir: PathBuf,
+    /// Seconds a verified password stays cached (argon2 is deliberately slow).
+    pub auth_cache_seconds: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key`, herald serves HTTPS.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body in bytes.
+    pub max_body_bytes: usize,
+    /// Largest calendar object in bytes (CALDAV:max-resource-size).
+    pub max_resource_bytes: usize,
+    /// Per-user quota in bytes.
+    pub quota_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            server: ServerConfig::default(),
+            tls: TlsConfig::default(),
+            limits: LimitsConfig::default(),
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: DEFAULT_LISTEN.to_string(),
+            data_dir: PathBuf::from(DEFAULT_DATA_DIR),
+            auth_cache_seconds: DEFAULT_AUTH_CACHE_SECONDS,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
+            quota_bytes: DEFAULT_QUOTA_BYTES,
+        }
+    }
+}
+
+/// Overrides from the command line and environment, highest priority first
+/// (flag, then `HERALD_*` variable, then file, then default).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Parse a TOML document; unknown keys are an error naming the key.
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+
+    /// Load the file (if any), apply overrides, and validate.
+    pub fn resolve(file: Option<&Path>, overrides: &Overrides) -> Result<Config, String> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+                Config::from_toml(&text)
+                    .map_err(|e| format!("invalid config {}: {e}", path.display()))?
+            }
+            None => Config::default(),
+        };
+        if let Some(listen) = &overrides.listen {
+            config.server.listen = listen.clone();
+        }
+        if let Some(dir) = &overrides.data_dir {
+            config.server.data_dir = dir.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        self.listen_addr()?;
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err("tls.cert and tls.key must be set together".into());
+        }
+        if self.limits.max_resource_bytes > self.limits.max_body_bytes {
+            return Err("limits.max_resource_bytes must not exceed limits.max_body_bytes".into());
+        }
+        Ok(())
+    }
+
+    /// The listen address, parsed.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.server.listen.parse().map_err(|_| {
+            format!(
+                "server.listen: '{}' is not an ADDR:PORT such as 127.0.0.1:8008",
+                self.server.listen
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_matches_defaults() {
+        let text = include_str!("../herald.example.toml");
+        let parsed = Config::from_toml(text).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap_err();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn overrides_win() {
+        let o = Overrides {
+            listen: Some("127.0.0.1:9".into()),
+            data_dir: Some("/tmp/x".into()),
+        };
+        let c = Config::resolve(None, &o).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9");
+        assert_eq!(c.server.data_dir, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn bad_listen_refused() {
+        let o = Overrides {
+            listen: Some("nowhere".into()),
+            data_dir: None,
+        };
+        assert!(Config::resolve(None, &o).is_err());
+    }
+}

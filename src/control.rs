@@ -1,0 +1,287 @@
+//! The local control socket: `herald user ...`, `herald import` and
+//! `herald export` talk to a running `herald serve` through a Unix socket in
+//! the data directory (owner-only), because redb admits one process at a
+//! time. When no server runs, the command opens the database itself and
+//! runs the same `execute` function.
+//!
+//! Protocol: one JSON `Request` per connection, one JSON `Reply` back.
+
+use crate::ical;
+use crate::store::{CalendarObjectMeta, Principal, Store, StoreError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+
+/// File name of the socket inside the data directory.
+pub const SOCKET_FILE: &str = "control.sock";
+/// Largest request accepted on the socket (an import batch).
+const MAX_REQUEST_BYTES: u64 = 64 * 1024 * 1024;
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_FILE)
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    UserAdd {
+        name: String,
+        emails: Vec<String>,
+        password_hash: String,
+    },
+    UserList,
+    UserPasswd {
+        name: String,
+        password_hash: String,
+    },
+    UserDelete {
+        name: String,
+    },
+    /// Calendar objects, one VCALENDAR text each (already split by UID).
+    Import {
+        user: String,
+        calendar: String,
+        objects: Vec<String>,
+    },
+    Export {
+        user: String,
+        calendar: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Reply {
+    Ok(String),
+    Err(String),
+}
+
+fn valid_user_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+        && !name.starts_with('.')
+}
+
+/// A file name for an imported object: its UID when that is a safe name.
+fn object_name(uid: &str) -> String {
+    let safe: String = uid
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    if safe.is_empty() {
+        format!("{:x}.ics", fnv(uid.as_bytes()))
+    } else {
+        format!("{safe}.ics")
+    }
+}
+
+/// FNV-1a, for names of objects whose UID has no usable characters.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+fn calendar_path(slug: &str) -> String {
+    format!("{}/", slug.trim_matches('/'))
+}
+
+/// Run one control request against the store.
+pub async fn execute(store: &Store, req: Request) -> Reply {
+    match run(store, req).await {
+        Ok(s) => Reply::Ok(s),
+        Err(e) => Reply::Err(e),
+    }
+}
+
+async fn run(store: &Store, req: Request) -> Result<String, String> {
+    let err = |e: StoreError| e.to_string();
+    match req {
+        Request::UserAdd {
+            name,
+            emails,
+            password_hash,
+        } => {
+            if !valid_user_name(&name) {
+                return Err(format!(
+                    "invalid user name '{name}': use letters, digits, '-', '_', '.', '@'"
+                ));
+            }
+            let p = Principal {
+                name: name.clone(),
+                password_hash,
+                emails: emails
+                    .iter()
+                    .map(|e| crate::store::normalize_address(e))
+                    .collect(),
+                displayname: None,
+                created: chrono::Utc::now().timestamp(),
+            };
+            match store.create_principal(p, true).await {
+                Ok(()) => Ok(format!("user {name} created with calendar 'default'")),
+                Err(StoreError::AlreadyExists) => Err(format!(
+                    "user {name} or one of its addresses already exists"
+                )),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Request::UserList => {
+            let mut out = String::new();
+            for p in store.principals().map_err(err)? {
+                let emails: Vec<&str> = p
+                    .emails
+                    .iter()
+                    .map(|e| e.strip_prefix("mailto:").unwrap_or(e))
+                    .collect();
+                out.push_str(&format!("{}\t{}\n", p.name, emails.join(",")));
+            }
+            Ok(out)
+        }
+        Request::UserPasswd {
+            name,
+            password_hash,
+        } => match store.set_password(&name, password_hash).await {
+            Ok(()) => Ok(format!("password of {name} changed")),
+            Err(StoreError::NotFound) => Err(format!("no user named {name}")),
+            Err(e) => Err(e.to_string()),
+        },
+        Request::UserDelete { name } => match store.delete_principal(&name).await {
+            Ok(()) => Ok(format!("user {name} deleted with all their data")),
+            Err(StoreError::NotFound) => Err(format!("no user named {name}")),
+            Err(e) => Err(e.to_string()),
+        },
+        Request::Import {
+            user,
+            calendar,
+            objects,
+        } => {
+            let mut batch = Vec::with_capacity(objects.len());
+            let mut refused = Vec::new();
+            for text in objects {
+                match ical::parse_object(&text) {
+                    Ok(info) => batch.push((
+                        object_name(&info.uid),
+                        text.into_bytes(),
+                        CalendarObjectMeta {
+                            uid: info.uid,
+                            component: info.kind.as_str().to_string(),
+                            index: info.index,
+                        },
+                    )),
+                    Err(e) => refused.push(e.to_string()),
+                }
+            }
+            let n = match store.import(&user, &calendar_path(&calendar), batch).await {
+                Ok(n) => n,
+                Err(StoreError::NotFound) => {
+                    return Err(format!("user {user} has no calendar '{calendar}'"));
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut msg = format!("{n}");
+            for r in refused {
+                msg.push_str(&format!("\nskipped an object: {r}"));
+            }
+            Ok(msg)
+        }
+        Request::Export { user, calendar } => {
+            let path = calendar_path(&calendar);
+            let node = store
+                .node(&user, &path)
+                .map_err(err)?
+                .filter(|n| n.calendar().is_some())
+                .ok_or_else(|| format!("user {user} has no calendar '{calendar}'"))?;
+            let paths: Vec<String> = store
+                .children(&user, &path)
+                .map_err(err)?
+                .into_iter()
+                .map(|(p, _)| p)
+                .collect();
+            let objects = store.resources(&user, &paths).map_err(err)?;
+            let texts: Vec<String> = objects
+                .iter()
+                .map(|(_, _, b)| String::from_utf8_lossy(b).into_owned())
+                .collect();
+            Ok(ical::merge_calendars(
+                texts.iter().map(String::as_str),
+                node.displayname.as_deref(),
+            ))
+        }
+    }
+}
+
+/// Serve control requests until the task is dropped.
+pub async fn serve(store: Store, path: PathBuf) -> std::io::Result<()> {
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    loop {
+        let (mut stream, _) = listener.accept().await?;
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut buf = Vec::new();
+            let read = (&mut stream)
+                .take(MAX_REQUEST_BYTES)
+                .read_to_end(&mut buf)
+                .await;
+            let reply = match read
+                .map_err(|e| e.to_string())
+                .and_then(|_| serde_json::from_slice::<Request>(&buf).map_err(|e| e.to_string()))
+            {
+                Ok(req) => execute(&store, req).await,
+                Err(e) => Reply::Err(format!("bad control request: {e}")),
+            };
+            if let Ok(bytes) = serde_json::to_vec(&reply) {
+                let _ = stream.write_all(&bytes).await;
+            }
+        });
+    }
+}
+
+/// Send a request to a running server. None when no server listens.
+pub async fn send(data_dir: &Path, req: &Request) -> Option<Result<Reply, String>> {
+    let mut stream = UnixStream::connect(socket_path(data_dir)).await.ok()?;
+    Some(
+        async {
+            let bytes = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+            stream.write_all(&bytes).await.map_err(|e| e.to_string())?;
+            stream.shutdown().await.map_err(|e| e.to_string())?;
+            let mut buf = Vec::new();
+            stream
+                .read_to_end(&mut buf)
+                .await
+                .map_err(|e| e.to_string())?;
+            serde_json::from_slice(&buf).map_err(|e| format!("bad reply from the server: {e}"))
+        }
+        .await,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_user_name("alice"));
+        assert!(!valid_user_name("a/b"));
+        assert!(!valid_user_name(".."));
+        assert_eq!(object_name("abc@x.org"), "abc@x.org.ics");
+        assert_eq!(object_name("a/b c"), "a_b_c.ics");
+        assert!(object_name("...").ends_with(".ics"));
+    }
+}

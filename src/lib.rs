@@ -1,0 +1,15 @@
+//! Herald: a CalDAV server with the organizer role in the server.
+//!
+//! Layers (see docs/ARCHITECTURE.md): `ical` (iCalendar model, no I/O),
+//! `store` (redb, the only module that knows it), `caldav` (WebDAV/CalDAV
+//! protocol), `server` (HTTP/TLS front door), `auth`, `control` (the local
+//! control socket) and `cli` (the `herald` command).
+
+pub mod auth;
+pub mod caldav;
+pub mod cli;
+pub mod config;
+pub mod control;
+pub mod ical;
+pub mod server;
+pub mod store;

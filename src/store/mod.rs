@@ -1,0 +1,78 @@
+//! The store: the only module that knows redb. It offers domain operations
+//! (principals, collections, resources, PROPPATCH, COPY/MOVE, sync-collection
+//! changes, time-range candidates) and reports `StoreError`s. Every write is
+//! one transaction that updates the node, its body, indexes and the sync log
+//! together, committed through the group-commit writer.
+
+mod error;
+mod model;
+mod read;
+mod tables;
+mod write;
+mod writer;
+
+pub use error::{Result, StoreError};
+pub use model::*;
+pub use read::{SyncToken, normalize_address};
+pub use tables::{member_name, parent_path};
+pub use write::{CopyMove, DEFAULT_CALENDAR};
+
+use redb::Database;
+use std::path::Path;
+use std::sync::Arc;
+use writer::Writer;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "herald.redb";
+
+/// A handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    writer: Writer,
+}
+
+/// Why the database could not be opened.
+#[derive(Debug)]
+pub enum OpenError {
+    /// Another process (normally `herald serve`) holds the database.
+    InUse,
+    Other(String),
+}
+
+impl std::fmt::Display for OpenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OpenError::InUse => write!(f, "the database is in use by another herald process"),
+            OpenError::Other(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl Store {
+    /// Open (or create) `DB_FILE` in `data_dir`, creating the directory.
+    pub fn open(data_dir: &Path) -> std::result::Result<Store, OpenError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| OpenError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
+        let path = data_dir.join(DB_FILE);
+        let db = match Database::create(&path) {
+            Ok(db) => db,
+            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse),
+            Err(e) => return Err(OpenError::Other(format!("{}: {e}", path.display()))),
+        };
+        let db = Arc::new(db);
+        write::create_tables(&db).map_err(|e| OpenError::Other(e.to_string()))?;
+        let writer = Writer::start(db.clone());
+        Ok(Store { db, writer })
+    }
+}
+
+impl Store {
+    /// Stop the writer and close the database, when this is the last
+    /// handle (otherwise the database closes when the last handle drops).
+    pub fn close(self) {
+        let Store { db, writer } = self;
+        writer.stop();
+        drop(db);
+    }
+}

@@ -1,0 +1,116 @@
+//! redb table definitions and the key layouts (see docs/STORAGE.md).
+//!
+//! * `principals`: user name -> Principal (JSON).
+//! * `addresses`: lower-cased `mailto:` address -> user name.
+//! * `nodes`: "user/path" -> Node (JSON). Collections' paths end with '/';
+//!   the home is "user/". A node's parent is the path up to the previous '/'.
+//! * `bodies`: "user/path" -> resource body bytes.
+//! * `time_index`: "user/path" -> encoded TimeIndex of a calendar object.
+//! * `uids`: ("user/collection/", UID) -> member name; UID uniqueness per calendar.
+//! * `sync_log`: (collection id, change number) -> "U name" or "D name"; a member
+//!   has at most one entry (its latest), deletions stay as tombstones.
+//! * `usage`: user name -> bytes stored; `counters`: named u64 sequences.
+
+use redb::TableDefinition;
+
+pub const PRINCIPALS: TableDefinition<&str, &[u8]> = TableDefinition::new("principals");
+pub const ADDRESSES: TableDefinition<&str, &str> = TableDefinition::new("addresses");
+pub const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
+pub const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bodies");
+pub const TIME_INDEX: TableDefinition<&str, &[u8]> = TableDefinition::new("time_index");
+pub const UIDS: TableDefinition<(&str, &str), &str> = TableDefinition::new("uids");
+pub const SYNC_LOG: TableDefinition<(u64, u64), &str> = TableDefinition::new("sync_log");
+pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+/// Counter names.
+pub const ETAG_COUNTER: &str = "etag";
+pub const COLLECTION_COUNTER: &str = "collection";
+
+/// Key of a node: user, '/', path below the home.
+pub fn node_key(user: &str, path: &str) -> String {
+    format!("{user}/{path}")
+}
+
+/// The parent path of a node path ("a/b/" -> "a/", "a/x.ics" -> "a/", "a/" -> "").
+/// None for the home itself ("").
+pub fn parent_path(path: &str) -> Option<&str> {
+    if path.is_empty() {
+        return None;
+    }
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    Some(match trimmed.rfind('/') {
+        Some(i) => &trimmed[..=i],
+        None => "",
+    })
+}
+
+/// The last segment of a path, without a trailing '/'.
+pub fn member_name(path: &str) -> &str {
+    let trimmed = path.strip_suffix('/').unwrap_or(path);
+    match trimmed.rfind('/') {
+        Some(i) => &trimmed[i + 1..],
+        None => trimmed,
+    }
+}
+
+/// Encode a time index: exact flag, more_after flag and value, then spans.
+pub fn encode_index(index: &crate::ical::TimeIndex) -> Vec<u8> {
+    let mut out = Vec::with_capacity(10 + index.spans.len() * 16);
+    out.push(u8::from(index.exact));
+    out.push(u8::from(index.more_after.is_some()));
+    out.extend_from_slice(&index.more_after.unwrap_or(0).to_le_bytes());
+    for (s, e) in &index.spans {
+        out.extend_from_slice(&s.to_le_bytes());
+        out.extend_from_slice(&e.to_le_bytes());
+    }
+    out
+}
+
+pub fn decode_index(bytes: &[u8]) -> Option<crate::ical::TimeIndex> {
+    let read = |at: usize| -> Option<i64> {
+        let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
+        Some(i64::from_le_bytes(b))
+    };
+    let exact = *bytes.first()? != 0;
+    let has_more = *bytes.get(1)? != 0;
+    let more = read(2)?;
+    let mut spans = Vec::with_capacity((bytes.len().saturating_sub(10)) / 16);
+    let mut at = 10;
+    while at + 16 <= bytes.len() {
+        spans.push((read(at)?, read(at + 8)?));
+        at += 16;
+    }
+    Some(crate::ical::TimeIndex {
+        spans,
+        more_after: has_more.then_some(more),
+        exact,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents() {
+        assert_eq!(parent_path("a/b/"), Some("a/"));
+        assert_eq!(parent_path("a/x.ics"), Some("a/"));
+        assert_eq!(parent_path("a/"), Some(""));
+        assert_eq!(parent_path("x"), Some(""));
+        assert_eq!(parent_path(""), None);
+        assert_eq!(member_name("a/b/"), "b");
+        assert_eq!(member_name("a/x.ics"), "x.ics");
+    }
+
+    #[test]
+    fn index_roundtrip() {
+        let idx = crate::ical::TimeIndex {
+            spans: vec![(1, 2), (-5, 7)],
+            more_after: Some(99),
+            exact: true,
+        };
+        assert_eq!(decode_index(&encode_index(&idx)), Some(idx));
+        assert_eq!(decode_index(&[1]), None);
+    }
+}

@@ -1,0 +1,712 @@
+//! Write operations. Each is a closure run by the group-commit writer inside
+//! a shared transaction; each checks every precondition before its first
+//! write (see writer.rs for why).
+
+use super::Store;
+use super::error::{Result, StoreError};
+use super::model::*;
+use super::read::normalize_address;
+use super::tables::*;
+use redb::{Database, ReadableTable, WriteTransaction};
+
+pub(super) fn create_tables(db: &Database) -> Result<()> {
+    let txn = db.begin_write()?;
+    txn.open_table(PRINCIPALS)?;
+    txn.open_table(ADDRESSES)?;
+    txn.open_table(NODES)?;
+    txn.open_table(BODIES)?;
+    txn.open_table(TIME_INDEX)?;
+    txn.open_table(UIDS)?;
+    txn.open_table(SYNC_LOG)?;
+    txn.open_table(USAGE)?;
+    txn.open_table(COUNTERS)?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Transaction helpers shared by the operations below.
+struct W<'a>(&'a WriteTransaction);
+
+impl W<'_> {
+    fn node(&self, key: &str) -> Result<Option<Node>> {
+        let t = self.0.open_table(NODES)?;
+        let v = t.get(key)?;
+        match v {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_node(&self, key: &str, node: &Node) -> Result<()> {
+        let bytes = serde_json::to_vec(node)?;
+        self.0.open_table(NODES)?.insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+
+    fn next(&self, counter: &str) -> Result<u64> {
+        let mut t = self.0.open_table(COUNTERS)?;
+        let n = t.get(counter)?.map(|v| v.value()).unwrap_or(0) + 1;
+        t.insert(counter, n)?;
+        Ok(n)
+    }
+
+    fn new_etag(&self) -> Result<String> {
+        Ok(format!("\"{:x}\"", self.next(ETAG_COUNTER)?))
+    }
+
+    fn add_usage(&self, user: &str, delta: i64) -> Result<()> {
+        let mut t = self.0.open_table(USAGE)?;
+        let cur = t.get(user)?.map(|v| v.value()).unwrap_or(0);
+        t.insert(user, cur.saturating_add_signed(delta))?;
+        Ok(())
+    }
+
+    /// Record a change of member `name` in the collection at `coll_key` and
+    /// return its change number; drops the member's previous log entry.
+    fn log_change(&self, coll_key: &str, name: &str, old_seq: u64, deleted: bool) -> Result<u64> {
+        let mut coll_node = self.node(coll_key)?.ok_or(StoreError::ParentMissing)?;
+        let NodeKind::Collection(coll) = &mut coll_node.kind else {
+            return Err(StoreError::ParentMissing);
+        };
+        coll.sync_seq += 1;
+        let (id, seq) = (coll.id, coll.sync_seq);
+        coll_node.modified = now();
+        self.put_node(coll_key, &coll_node)?;
+        let mut log = self.0.open_table(SYNC_LOG)?;
+        if old_seq > 0 {
+            log.remove((id, old_seq))?;
+        }
+        let entry = format!("{} {name}", if deleted { 'D' } else { 'U' });
+        log.insert((id, seq), entry.as_str())?;
+        Ok(seq)
+    }
+
+    /// Write a resource at `key` (parent must exist and be a collection).
+    fn write_resource(
+        &self,
+        user: &str,
+        key: &str,
+        mut node: Node,
+        body: &[u8],
+        cal: Option<&CalendarObjectMeta>,
+        old: Option<&Node>,
+    ) -> Result<()> {
+        let path = &key[user.len() + 1..];
+        let parent = node_key(user, parent_path(path).unwrap_or(""));
+        let name = member_name(path);
+        let old_res = old.and_then(Node::resource);
+        let mut uids = self.0.open_table(UIDS)?;
+        if let Some(old_uid) = old_res.and_then(|r| r.uid.as_deref()) {
+            uids.remove((parent.as_str(), old_uid))?;
+        }
+        if let Some(meta) = cal {
+            uids.insert((parent.as_str(), meta.uid.as_str()), name)?;
+            let index = encode_index(&meta.index);
+            self.0
+                .open_table(TIME_INDEX)?
+                .insert(key, index.as_slice())?;
+        } else if old_res.is_some_and(|r| r.uid.is_some()) {
+            self.0.open_table(TIME_INDEX)?.remove(key)?;
+        }
+        drop(uids);
+        let old_size = old_res.map(|r| r.size as i64).unwrap_or(0);
+        self.add_usage(user, body.len() as i64 - old_size)?;
+        let old_seq = old_res.map(|r| r.change_seq).unwrap_or(0);
+        let seq = self.log_change(&parent, name, old_seq, false)?;
+        if let NodeKind::Resource(r) = &mut node.kind {
+            r.change_seq = seq;
+        }
+        self.put_node(key, &node)?;
+        self.0.open_table(BODIES)?.insert(key, body)?;
+        Ok(())
+    }
+
+    /// Remove the node at `key` and, for a collection, everything below it;
+    /// record a tombstone in the parent's sync log.
+    fn remove_tree(&self, user: &str, key: &str, node: &Node) -> Result<()> {
+        let path = &key[user.len() + 1..];
+        let mut removed_bytes: i64 = 0;
+        let mut keys = vec![key.to_string()];
+        if node.is_collection() {
+            let nodes = self.0.open_table(NODES)?;
+            for entry in nodes.range(key..)? {
+                let (k, v) = entry?;
+                let k = k.value();
+                if !k.starts_with(key) {
+                    break;
+                }
+                if k == key {
+                    continue;
+                }
+                let n: Node = serde_json::from_slice(v.value())?;
+                if let Some(r) = n.resource() {
+                    removed_bytes += r.size as i64;
+                }
+                keys.push(k.to_string());
+            }
+        } else if let Some(r) = node.resource() {
+            removed_bytes += r.size as i64;
+        }
+        let mut nodes = self.0.open_table(NODES)?;
+        let mut bodies = self.0.open_table(BODIES)?;
+        let mut index = self.0.open_table(TIME_INDEX)?;
+        let mut uids = self.0.open_table(UIDS)?;
+        let mut log = self.0.open_table(SYNC_LOG)?;
+        for k in &keys {
+            let Some(n) = nodes.remove(k.as_str())? else {
+                continue;
+            };
+            let n: Node = serde_json::from_slice(n.value())?;
+            bodies.remove(k.as_str())?;
+            index.remove(k.as_str())?;
+            match &n.kind {
+                NodeKind::Collection(c) => {
+                    log.retain_in((c.id, 0)..=(c.id, u64::MAX), |_, _| false)?;
+                }
+                NodeKind::Resource(r) => {
+                    if let (Some(uid), Some(p)) = (r.uid.as_deref(), k.rfind('/')) {
+                        uids.remove((&k[..=p], uid))?;
+                    }
+                }
+            }
+        }
+        drop((nodes, bodies, index, uids, log));
+        self.add_usage(user, -removed_bytes)?;
+        if let Some(parent) = parent_path(path) {
+            let old_seq = node.resource().map(|r| r.change_seq).unwrap_or(0);
+            self.log_change(&node_key(user, parent), member_name(path), old_seq, true)?;
+        }
+        Ok(())
+    }
+
+    fn new_collection(&self, calendar: Option<CalendarProps>) -> Result<Node> {
+        let t = now();
+        Ok(Node {
+            created: t,
+            modified: t,
+            etag: self.new_etag()?,
+            displayname: None,
+            dead_props: Vec::new(),
+            kind: NodeKind::Collection(Collection {
+                id: self.next(COLLECTION_COUNTER)?,
+                sync_seq: 0,
+                calendar,
+            }),
+        })
+    }
+
+    /// Insert a new collection node; a member of a parent collection gets a sync-log entry.
+    fn insert_collection(&self, user: &str, path: &str, node: &Node) -> Result<()> {
+        self.put_node(&node_key(user, path), node)?;
+        if let Some(parent) = parent_path(path) {
+            self.log_change(&node_key(user, parent), member_name(path), 0, false)?;
+        }
+        Ok(())
+    }
+
+    /// The parent of `path` must exist and be a collection.
+    fn parent(&self, user: &str, path: &str) -> Result<Node> {
+        let parent = parent_path(path).ok_or(StoreError::NotAllowedHere("the home itself"))?;
+        match self.node(&node_key(user, parent))? {
+            Some(n) if n.is_collection() => Ok(n),
+            _ => Err(StoreError::ParentMissing),
+        }
+    }
+}
+
+fn apply_prop_change(node: &mut Node, change: &PropChange) {
+    let cal = match &mut node.kind {
+        NodeKind::Collection(c) => c.calendar.as_mut(),
+        NodeKind::Resource(_) => None,
+    };
+    match change {
+        PropChange::SetDead(p) => {
+            node.dead_props
+                .retain(|d| !(d.ns == p.ns && d.name == p.name));
+            node.dead_props.push(p.clone());
+        }
+        PropChange::RemoveDead { ns, name } => {
+            node.dead_props
+                .retain(|d| !(&d.ns == ns && &d.name == name));
+        }
+        PropChange::DisplayName(v) => node.displayname = v.clone(),
+        PropChange::Description(v) => {
+            if let Some(c) = cal {
+                c.description = v.clone();
+            }
+        }
+        PropChange::Color(v) => {
+            if let Some(c) = cal {
+                c.color = v.clone();
+            }
+        }
+        PropChange::Order(v) => {
+            if let Some(c) = cal {
+                c.order = v.clone();
+            }
+        }
+        PropChange::Timezone(v) => {
+            if let Some(c) = cal {
+                c.timezone = v.clone();
+            }
+        }
+        PropChange::Components(v) => {
+            if let Some(c) = cal {
+                c.components = v.clone();
+            }
+        }
+    }
+}
+
+/// Name of the calendar every new user gets.
+pub const DEFAULT_CALENDAR: &str = "default/";
+
+fn default_calendar_props() -> CalendarProps {
+    CalendarProps {
+        components: vec!["VEVENT".into(), "VTODO".into(), "VJOURNAL".into()],
+        ..CalendarProps::default()
+    }
+}
+
+impl Store {
+    /// Create a principal with its home and, if asked, a default calendar.
+    pub async fn create_principal(&self, p: Principal, default_calendar: bool) -> Result<()> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                if txn.open_table(PRINCIPALS)?.get(p.name.as_str())?.is_some() {
+                    return Err(StoreError::AlreadyExists);
+                }
+                {
+                    let addrs = txn.open_table(ADDRESSES)?;
+                    for e in &p.emails {
+                        if addrs.get(normalize_address(e).as_str())?.is_some() {
+                            return Err(StoreError::AlreadyExists);
+                        }
+                    }
+                }
+                let bytes = serde_json::to_vec(&p)?;
+                txn.open_table(PRINCIPALS)?
+                    .insert(p.name.as_str(), bytes.as_slice())?;
+                let mut addrs = txn.open_table(ADDRESSES)?;
+                for e in &p.emails {
+                    addrs.insert(normalize_address(e).as_str(), p.name.as_str())?;
+                }
+                drop(addrs);
+                let home = w.new_collection(None)?;
+                w.put_node(&node_key(&p.name, ""), &home)?;
+                if default_calendar {
+                    let mut cal = w.new_collection(Some(default_calendar_props()))?;
+                    cal.displayname = Some("Calendar".into());
+                    w.insert_collection(&p.name, DEFAULT_CALENDAR, &cal)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn set_password(&self, name: &str, hash: String) -> Result<()> {
+        let name = name.to_string();
+        self.writer
+            .write(move |txn| {
+                let mut t = txn.open_table(PRINCIPALS)?;
+                let mut p: Principal = match t.get(name.as_str())? {
+                    Some(v) => serde_json::from_slice(v.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                p.password_hash = hash;
+                let bytes = serde_json::to_vec(&p)?;
+                t.insert(name.as_str(), bytes.as_slice())?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Delete a principal and everything they own.
+    pub async fn delete_principal(&self, name: &str) -> Result<()> {
+        let name = name.to_string();
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let p: Principal = match txn.open_table(PRINCIPALS)?.get(name.as_str())? {
+                    Some(v) => serde_json::from_slice(v.value())?,
+                    None => return Err(StoreError::NotFound),
+                };
+                let home_key = node_key(&name, "");
+                if let Some(home) = w.node(&home_key)? {
+                    w.remove_tree(&name, &home_key, &home)?;
+                }
+                txn.open_table(PRINCIPALS)?.remove(name.as_str())?;
+                txn.open_table(USAGE)?.remove(name.as_str())?;
+                let mut addrs = txn.open_table(ADDRESSES)?;
+                for e in &p.emails {
+                    addrs.remove(normalize_address(e).as_str())?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// MKCOL / MKCALENDAR at `path` (ending with '/').
+    pub async fn mkcol(&self, user: &str, path: &str, new: NewCollection) -> Result<()> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let key = node_key(&user, &path);
+                let file_key = key.trim_end_matches('/');
+                if w.node(&key)?.is_some() || w.node(file_key)?.is_some() {
+                    return Err(StoreError::AlreadyExists);
+                }
+                let parent = w.parent(&user, &path)?;
+                if parent.calendar().is_some() {
+                    return Err(StoreError::NotAllowedHere(
+                        "calendar collections cannot contain collections",
+                    ));
+                }
+                let mut node = w.new_collection(new.calendar)?;
+                for change in &new.props {
+                    apply_prop_change(&mut node, change);
+                }
+                w.insert_collection(&user, &path, &node)
+            })
+            .await
+    }
+
+    /// PUT a resource. Checks If-Match/If-None-Match, the parent, and UID
+    /// uniqueness in a calendar, all inside the transaction.
+    pub async fn put(&self, user: &str, path: &str, req: PutRequest) -> Result<PutOutcome> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let key = node_key(&user, &path);
+                let old = w.node(&key)?;
+                if old.as_ref().is_some_and(Node::is_collection)
+                    || w.node(&format!("{key}/"))?.is_some()
+                {
+                    return Err(StoreError::NotAllowedHere(
+                        "a collection exists at this path",
+                    ));
+                }
+                check_conditions(old.as_ref(), req.if_match.as_deref(), req.if_none_match_any)?;
+                let parent = w.parent(&user, &path)?;
+                if let Some(meta) = &req.calendar {
+                    let parent_key = node_key(&user, parent_path(&path).unwrap_or(""));
+                    let uids = txn.open_table(UIDS)?;
+                    if let Some(other) = uids.get((parent_key.as_str(), meta.uid.as_str()))? {
+                        let other = other.value();
+                        if other != member_name(&path) {
+                            let prefix = parent_path(&path).unwrap_or("");
+                            return Err(StoreError::UidConflict(format!("{prefix}{other}")));
+                        }
+                    }
+                } else if parent.calendar().is_some() {
+                    return Err(StoreError::NotAllowedHere(
+                        "only calendar object resources may be stored in a calendar",
+                    ));
+                }
+                let t = now();
+                let etag = w.new_etag()?;
+                let node = Node {
+                    created: old.as_ref().map(|o| o.created).unwrap_or(t),
+                    modified: t,
+                    etag: etag.clone(),
+                    displayname: old.as_ref().and_then(|o| o.displayname.clone()),
+                    dead_props: old
+                        .as_ref()
+                        .map(|o| o.dead_props.clone())
+                        .unwrap_or_default(),
+                    kind: NodeKind::Resource(Resource {
+                        content_type: req.content_type.clone(),
+                        size: req.body.len() as u64,
+                        uid: req.calendar.as_ref().map(|m| m.uid.clone()),
+                        component: req.calendar.as_ref().map(|m| m.component.clone()),
+                        change_seq: 0,
+                    }),
+                };
+                w.write_resource(
+                    &user,
+                    &key,
+                    node,
+                    &req.body,
+                    req.calendar.as_ref(),
+                    old.as_ref(),
+                )?;
+                Ok(PutOutcome {
+                    created: old.is_none(),
+                    etag,
+                })
+            })
+            .await
+    }
+
+    /// DELETE a resource or a collection (with everything in it).
+    pub async fn delete(&self, user: &str, path: &str, if_match: Option<String>) -> Result<()> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                if path.is_empty() {
+                    return Err(StoreError::NotAllowedHere("the home cannot be deleted"));
+                }
+                let key = node_key(&user, &path);
+                let node = w.node(&key)?.ok_or(StoreError::NotFound)?;
+                check_conditions(Some(&node), if_match.as_deref(), false)?;
+                w.remove_tree(&user, &key, &node)
+            })
+            .await
+    }
+
+    /// Apply property changes all-or-nothing.
+    pub async fn proppatch(&self, user: &str, path: &str, changes: Vec<PropChange>) -> Result<()> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let key = node_key(&user, &path);
+                let mut node = w.node(&key)?.ok_or(StoreError::NotFound)?;
+                for change in &changes {
+                    apply_prop_change(&mut node, change);
+                }
+                node.modified = now();
+                w.put_node(&key, &node)
+            })
+            .await
+    }
+
+    /// COPY or MOVE `src` to `dst` within one user's home. Returns true when
+    /// `dst` was created (201), false when it replaced something (204).
+    pub async fn copy_move(&self, user: &str, src: &str, dst: &str, op: CopyMove) -> Result<bool> {
+        let (user, src, dst) = (user.to_string(), src.to_string(), dst.to_string());
+        self.writer
+            .write(move |txn| copy_move_in(&W(txn), &user, &src, &dst, op))
+            .await
+    }
+
+    /// Write calendar objects (from `herald import`) into a calendar,
+    /// replacing objects with the same UID. Returns how many were written.
+    pub async fn import(
+        &self,
+        user: &str,
+        calendar: &str,
+        objects: Vec<(String, Vec<u8>, CalendarObjectMeta)>,
+    ) -> Result<usize> {
+        let (user, calendar) = (user.to_string(), calendar.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let cal_key = node_key(&user, &calendar);
+                match w.node(&cal_key)? {
+                    Some(n) if n.calendar().is_some() => {}
+                    _ => return Err(StoreError::NotFound),
+                }
+                let n = objects.len();
+                for (name, body, meta) in objects {
+                    let existing = txn
+                        .open_table(UIDS)?
+                        .get((cal_key.as_str(), meta.uid.as_str()))?
+                        .map(|v| v.value().to_string());
+                    let member = existing.unwrap_or(name);
+                    let key = format!("{cal_key}{member}");
+                    let old = w.node(&key)?;
+                    let t = now();
+                    let node = Node {
+                        created: old.as_ref().map(|o| o.created).unwrap_or(t),
+                        modified: t,
+                        etag: w.new_etag()?,
+                        displayname: None,
+                        dead_props: Vec::new(),
+                        kind: NodeKind::Resource(Resource {
+                            content_type: "text/calendar; charset=utf-8".into(),
+                            size: body.len() as u64,
+                            uid: Some(meta.uid.clone()),
+                            component: Some(meta.component.clone()),
+                            change_seq: 0,
+                        }),
+                    };
+                    w.write_resource(&user, &key, node, &body, Some(&meta), old.as_ref())?;
+                }
+                Ok(n)
+            })
+            .await
+    }
+}
+
+/// COPY/MOVE options (RFC 4918 sections 9.8, 9.9).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CopyMove {
+    pub is_move: bool,
+    pub overwrite: bool,
+    /// Depth: 0 copies a collection without its members.
+    pub shallow: bool,
+}
+
+fn copy_move_in(w: &W<'_>, user: &str, src: &str, dst: &str, op: CopyMove) -> Result<bool> {
+    let src_key = node_key(user, src);
+    let src_node = w.node(&src_key)?.ok_or(StoreError::NotFound)?;
+    let dst_key = node_key(user, dst);
+    if dst_key.starts_with(&src_key) && src_node.is_collection() {
+        return Err(StoreError::NotAllowedHere("destination inside the source"));
+    }
+    let dst_parent = w.parent(user, dst)?;
+    let existing = match w.node(&dst_key)? {
+        Some(n) => Some(n),
+        None => w.node(&node_key(user, &toggle_slash(dst)))?,
+    };
+    if existing.is_some() && !op.overwrite {
+        return Err(StoreError::PreconditionFailed);
+    }
+    // Collect what to copy before changing anything.
+    let mut items: Vec<(String, Node)> = vec![(src.to_string(), src_node.clone())];
+    if src_node.is_collection() && !op.shallow {
+        let nodes = w.0.open_table(NODES)?;
+        for entry in nodes.range(src_key.as_str()..)? {
+            let (k, v) = entry?;
+            let k = k.value();
+            if !k.starts_with(src_key.as_str()) {
+                break;
+            }
+            if k != src_key {
+                items.push((
+                    k[user.len() + 1..].to_string(),
+                    serde_json::from_slice(v.value())?,
+                ));
+            }
+        }
+    }
+    let mut bodies = Vec::new();
+    {
+        let bt = w.0.open_table(BODIES)?;
+        let it = w.0.open_table(TIME_INDEX)?;
+        for (path, _) in &items {
+            let key = node_key(user, path);
+            let body = bt.get(key.as_str())?.map(|v| v.value().to_vec());
+            let index = it.get(key.as_str())?.and_then(|v| decode_index(v.value()));
+            bodies.push((body, index));
+        }
+    }
+    // Calendar rules at the destination: only calendar objects, unique UIDs.
+    if let Some(res) = src_node.resource()
+        && dst_parent.calendar().is_some()
+    {
+        let Some(uid) = res.uid.as_deref() else {
+            return Err(StoreError::NotAllowedHere(
+                "only calendar object resources may be stored in a calendar",
+            ));
+        };
+        let parent_key = node_key(user, parent_path(dst).unwrap_or(""));
+        if let Some(other) = w.0.open_table(UIDS)?.get((parent_key.as_str(), uid))? {
+            let other = other.value();
+            let replaced = member_name(dst);
+            let moving_within = op.is_move && parent_path(src) == parent_path(dst);
+            if other != replaced && !(moving_within && other == member_name(src)) {
+                let prefix = parent_path(dst).unwrap_or("");
+                return Err(StoreError::UidConflict(format!("{prefix}{other}")));
+            }
+        }
+    }
+    if src_node.is_collection() && dst_parent.calendar().is_some() {
+        return Err(StoreError::NotAllowedHere(
+            "calendar collections cannot contain collections",
+        ));
+    }
+    if let Some(old) = &existing {
+        let old_path = if old.is_collection() {
+            toggle_to_dir(dst)
+        } else {
+            dst.trim_end_matches('/').to_string()
+        };
+        w.remove_tree(user, &node_key(user, &old_path), old)?;
+    }
+    if op.is_move {
+        w.remove_tree(user, &src_key, &src_node)?;
+    }
+    let src_base = src.to_string();
+    let dst_base = if src_node.is_collection() {
+        toggle_to_dir(dst)
+    } else {
+        dst.trim_end_matches('/').to_string()
+    };
+    for ((path, node), (body, index)) in items.into_iter().zip(bodies) {
+        let new_path = format!("{dst_base}{}", &path[src_base.len()..]);
+        let key = node_key(user, &new_path);
+        match &node.kind {
+            NodeKind::Collection(c) => {
+                let mut fresh = w.new_collection(c.calendar.clone())?;
+                fresh.displayname = node.displayname.clone();
+                fresh.dead_props = node.dead_props.clone();
+                if op.is_move {
+                    fresh.created = node.created;
+                }
+                w.insert_collection(user, &new_path, &fresh)?;
+            }
+            NodeKind::Resource(r) => {
+                let cal = match (&r.uid, &r.component, index) {
+                    (Some(uid), Some(comp), Some(index)) => Some(CalendarObjectMeta {
+                        uid: uid.clone(),
+                        component: comp.clone(),
+                        index,
+                    }),
+                    _ => None,
+                };
+                let mut fresh = node.clone();
+                fresh.etag = if op.is_move {
+                    node.etag.clone()
+                } else {
+                    w.new_etag()?
+                };
+                fresh.modified = now();
+                w.write_resource(
+                    user,
+                    &key,
+                    fresh,
+                    &body.unwrap_or_default(),
+                    cal.as_ref(),
+                    None,
+                )?;
+            }
+        }
+    }
+    Ok(existing.is_none())
+}
+
+fn toggle_slash(p: &str) -> String {
+    match p.strip_suffix('/') {
+        Some(s) => s.to_string(),
+        None => format!("{p}/"),
+    }
+}
+
+fn toggle_to_dir(p: &str) -> String {
+    if p.ends_with('/') {
+        p.to_string()
+    } else {
+        format!("{p}/")
+    }
+}
+
+/// RFC 4918 / RFC 7232 conditions on the current state of the target.
+fn check_conditions(
+    current: Option<&Node>,
+    if_match: Option<&str>,
+    if_none_match_any: bool,
+) -> Result<()> {
+    if let Some(m) = if_match {
+        let ok = match current {
+            None => false,
+            Some(n) => m.trim() == "*" || m.split(',').any(|t| t.trim() == n.etag),
+        };
+        if !ok {
+            return Err(StoreError::PreconditionFailed);
+        }
+    }
+    if if_none_match_any && current.is_some() {
+        return Err(StoreError::PreconditionFailed);
+    }
+    Ok(())
+}
