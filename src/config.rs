@@ -20,7 +20,7 @@ pub const DEFAULT_AUTH_CACHE_SECONDS: u64 = 300;
 /// Per-user storage quota reported by quota-available-bytes.
 pub const DEFAULT_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub server: ServerConfig,
@@ -57,16 +57,6 @@ pub struct LimitsConfig {
     pub max_resource_bytes: usize,
     /// Per-user quota in bytes.
     pub quota_bytes: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            server: ServerConfig::default(),
-            tls: TlsConfig::default(),
-            limits: LimitsConfig::default(),
-        }
-    }
 }
 
 impl Default for ServerConfig {

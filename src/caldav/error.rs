@@ -145,6 +145,12 @@ impl DavError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static(ctype),
         );
+        if code == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Basic realm=\"Herald\", charset=\"UTF-8\""),
+            );
+        }
         resp
     }
 

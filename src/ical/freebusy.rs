@@ -1,0 +1,194 @@
+//! Free/busy computation for CALDAV:free-busy-query (RFC 4791 section
+//! 7.10): busy time of VEVENT instances (TRANSP:TRANSPARENT and
+//! STATUS:CANCELLED excluded, STATUS:TENTATIVE as BUSY-TENTATIVE) and the
+//! FREEBUSY periods of stored VFREEBUSY components, merged per type and
+//! clipped to the requested range, in UTC. Floating times are taken as UTC.
+
+use super::filter::QUERY_CAP;
+use super::model::{Comp, parse, write_line};
+use super::recurrence::expand;
+use super::timezone::{Zones, fmt_utc, prop_times};
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+const TYPES: [&str; 3] = ["BUSY", "BUSY-UNAVAILABLE", "BUSY-TENTATIVE"];
+
+fn add(periods: &mut [Vec<(i64, i64)>; 3], kind: usize, s: i64, e: i64, lo: i64, hi: i64) {
+    let (s, e) = (s.max(lo), e.min(hi));
+    if s < e {
+        periods[kind].push((s, e));
+    }
+}
+
+fn collect(cal: &Comp<'_>, lo: i64, hi: i64, periods: &mut [Vec<(i64, i64)>; 3]) {
+    let zones = Zones::from_calendar(cal);
+    let mut events: HashMap<String, Vec<&Comp<'_>>> = HashMap::new();
+    for c in &cal.comps {
+        match c.name.as_str() {
+            "VEVENT" => events
+                .entry(c.text("UID").unwrap_or_default())
+                .or_default()
+                .push(c),
+            "VFREEBUSY" => {
+                for p in c.props_named("FREEBUSY") {
+                    let kind = match p.param("FBTYPE").map(str::to_ascii_uppercase).as_deref() {
+                        None | Some("BUSY") => 0,
+                        Some("BUSY-UNAVAILABLE") => 1,
+                        Some("BUSY-TENTATIVE") => 2,
+                        Some(_) => continue,
+                    };
+                    for (t, len) in prop_times(p, &zones).unwrap_or_default() {
+                        let s = t.utc(None);
+                        add(periods, kind, s, s + len.unwrap_or(0), lo, hi);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for members in events.values() {
+        let Ok(exp) = expand(members, &zones, None, lo, hi, QUERY_CAP) else {
+            continue;
+        };
+        for item in exp.items {
+            let c = members[item.member];
+            let upper = |n: &str| c.text(n).map(|v| v.trim().to_ascii_uppercase());
+            if upper("TRANSP").as_deref() == Some("TRANSPARENT")
+                || upper("STATUS").as_deref() == Some("CANCELLED")
+            {
+                continue;
+            }
+            let kind = if upper("STATUS").as_deref() == Some("TENTATIVE") {
+                2
+            } else {
+                0
+            };
+            add(periods, kind, item.start, item.end, lo, hi);
+        }
+    }
+}
+
+/// Sort and merge overlapping or touching periods.
+fn merge(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
+    v.sort_unstable();
+    let mut out: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// A VCALENDAR with one VFREEBUSY covering [start, end).
+pub fn free_busy<'a>(
+    objects: impl IntoIterator<Item = &'a str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> String {
+    let (lo, hi) = (start.timestamp(), end.timestamp());
+    let mut periods: [Vec<(i64, i64)>; 3] = Default::default();
+    for text in objects {
+        let Ok(top) = parse(text) else { continue };
+        for cal in top.iter().filter(|c| c.name == "VCALENDAR") {
+            collect(cal, lo, hi, &mut periods);
+        }
+    }
+    let mut out = String::new();
+    for l in [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//Herald//Herald Calendar Server//EN",
+        "BEGIN:VFREEBUSY",
+    ] {
+        write_line(&mut out, l);
+    }
+    write_line(
+        &mut out,
+        &format!("DTSTAMP:{}", fmt_utc(Utc::now().timestamp())),
+    );
+    write_line(&mut out, &format!("DTSTART:{}", fmt_utc(lo)));
+    write_line(&mut out, &format!("DTEND:{}", fmt_utc(hi)));
+    for (kind, list) in periods.into_iter().enumerate() {
+        for (s, e) in merge(list) {
+            let param = if kind == 0 {
+                String::new()
+            } else {
+                format!(";FBTYPE={}", TYPES[kind])
+            };
+            write_line(
+                &mut out,
+                &format!("FREEBUSY{param}:{}/{}", fmt_utc(s), fmt_utc(e)),
+            );
+        }
+    }
+    write_line(&mut out, "END:VFREEBUSY");
+    write_line(&mut out, "END:VCALENDAR");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ev(uid: &str, start: &str, end: &str, extra: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTART:{start}\r\nDTEND:{end}\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    }
+
+    #[test]
+    fn merges_and_types() {
+        let a = ev("a", "20240101T090000Z", "20240101T100000Z", "");
+        let b = ev("b", "20240101T093000Z", "20240101T110000Z", "");
+        let c = ev(
+            "c",
+            "20240101T120000Z",
+            "20240101T130000Z",
+            "STATUS:TENTATIVE\r\n",
+        );
+        let d = ev(
+            "d",
+            "20240101T140000Z",
+            "20240101T150000Z",
+            "TRANSP:TRANSPARENT\r\n",
+        );
+        let e = ev(
+            "e",
+            "20240101T150000Z",
+            "20240101T160000Z",
+            "STATUS:CANCELLED\r\n",
+        );
+        let f = ev("f", "20231231T230000Z", "20240101T010000Z", "");
+        let r = ev(
+            "r",
+            "20240101T170000Z",
+            "20240101T173000Z",
+            "RRULE:FREQ=DAILY\r\n",
+        );
+        let fb = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VFREEBUSY\r\nUID:fb\r\nFREEBUSY;FBTYPE=BUSY-UNAVAILABLE:20240101T180000Z/PT1H,20240101T200000Z/20240101T203000Z\r\nFREEBUSY;FBTYPE=FREE:20240101T210000Z/PT1H\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+        let objs = [a.as_str(), &b, &c, &d, &e, &f, &r, fb, "garbage"];
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap();
+        let out = free_busy(objs, start, end);
+        let lines: Vec<&str> = out
+            .split("\r\n")
+            .filter(|l| l.starts_with("FREEBUSY"))
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                "FREEBUSY:20240101T000000Z/20240101T010000Z",
+                "FREEBUSY:20240101T090000Z/20240101T110000Z",
+                "FREEBUSY:20240101T170000Z/20240101T173000Z",
+                "FREEBUSY;FBTYPE=BUSY-UNAVAILABLE:20240101T180000Z/20240101T190000Z",
+                "FREEBUSY;FBTYPE=BUSY-UNAVAILABLE:20240101T200000Z/20240101T203000Z",
+                "FREEBUSY;FBTYPE=BUSY-TENTATIVE:20240101T120000Z/20240101T130000Z",
+            ]
+        );
+        assert!(out.contains("DTSTART:20240101T000000Z\r\nDTEND:20240102T000000Z\r\n"));
+        assert!(out.starts_with("BEGIN:VCALENDAR\r\n"));
+    }
+}

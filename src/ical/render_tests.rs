@@ -1,0 +1,126 @@
+//! Tests of calendar-data rendering (RFC 4791 section 9.6).
+
+use super::*;
+use crate::ical::query::{CalendarDataSpec, CompSelect, TimeRange};
+use crate::ical::timezone::parse_date_time;
+
+fn tr(a: &str, b: &str) -> TimeRange {
+    let at = |s: &str| Some(parse_date_time(s).unwrap().0.and_utc());
+    TimeRange {
+        start: at(a),
+        end: at(b),
+    }
+}
+
+const TZ: &str = "BEGIN:VTIMEZONE\r\nTZID:America/New_York\r\nBEGIN:STANDARD\r\nDTSTART:19701101T020000\r\nTZOFFSETFROM:-0400\r\nTZOFFSETTO:-0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+
+fn recurring() -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nX-WR-TIMEZONE:America/New_York\r\n{TZ}\
+BEGIN:VEVENT\r\nUID:r\r\nDTSTART;TZID=America/New_York:20240101T090000\r\nDTEND;TZID=America/New_York:20240101T100000\r\nRRULE:FREQ=DAILY;COUNT=5\r\nEXDATE;TZID=America/New_York:20240104T090000\r\nSUMMARY:Daily\r\nX-FOO:bar\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID;TZID=America/New_York:20240102T090000\r\nDTSTART;TZID=America/New_York:20240102T150000\r\nDTEND;TZID=America/New_York:20240102T160000\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID;TZID=America/New_York:20240105T090000\r\nDTSTART;TZID=America/New_York:20240105T090000\r\nDTEND;TZID=America/New_York:20240105T093000\r\nSUMMARY:Short\r\nEND:VEVENT\r\n\
+END:VCALENDAR\r\n"
+    )
+}
+
+#[test]
+fn default_spec_returns_input_unchanged() {
+    let text = "BEGIN:VCALENDAR\nVERSION:2.0\nX-ANY:1\nBEGIN:X-COMP\nEND:X-COMP\nEND:VCALENDAR\n";
+    assert_eq!(render(text, &CalendarDataSpec::default()).unwrap(), text);
+}
+
+#[test]
+fn partial_selection() {
+    let spec = CalendarDataSpec {
+        comp: Some(CompSelect {
+            name: "VCALENDAR".into(),
+            all_props: false,
+            props: vec![],
+            all_comps: false,
+            comps: vec![CompSelect {
+                name: "VEVENT".into(),
+                props: vec!["SUMMARY".into(), "UID".into()],
+                ..Default::default()
+            }],
+        }),
+        ..Default::default()
+    };
+    let out = render(&recurring(), &spec).unwrap();
+    let expected = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
+BEGIN:VEVENT\r\nUID:r\r\nSUMMARY:Daily\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:r\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:r\r\nSUMMARY:Short\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(out, expected);
+}
+
+#[test]
+fn expand_with_overrides() {
+    // Instances (New York, EST = UTC-5): Jan 1 14:00Z, Jan 2 overridden to 20:00Z,
+    // Jan 3 14:00Z, Jan 4 excluded, Jan 5 overridden (14:00Z-14:30Z).
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240102T000000Z", "20240106T000000Z")),
+        ..Default::default()
+    };
+    let out = render(&recurring(), &spec).unwrap();
+    assert!(!out.contains("VTIMEZONE"));
+    assert!(!out.contains("RRULE") && !out.contains("EXDATE") && !out.contains("TZID"));
+    let events: Vec<&str> = out.split("BEGIN:VEVENT\r\n").skip(1).collect();
+    assert_eq!(events.len(), 3);
+    assert!(events[0].contains("SUMMARY:Moved\r\n"));
+    assert!(events[0].contains("DTSTART:20240102T200000Z\r\n"));
+    assert!(events[0].contains("DTEND:20240102T210000Z\r\n"));
+    assert!(events[0].contains("RECURRENCE-ID:20240102T140000Z\r\n"));
+    assert!(events[1].contains("SUMMARY:Daily\r\n"));
+    assert!(events[1].contains("X-FOO:bar\r\n"));
+    assert!(events[1].contains("DTSTART:20240103T140000Z\r\n"));
+    assert!(events[1].contains("DTEND:20240103T150000Z\r\n"));
+    assert!(events[1].contains("RECURRENCE-ID:20240103T140000Z\r\n"));
+    assert!(events[2].contains("SUMMARY:Short\r\n"));
+    assert!(events[2].contains("DTEND:20240105T143000Z\r\n"));
+    assert!(out.contains("X-WR-TIMEZONE:America/New_York\r\n"));
+}
+
+#[test]
+fn limit_recurrence_set_keeps_master_and_overrides_in_range() {
+    let spec = CalendarDataSpec {
+        limit_recurrence_set: Some(tr("20240105T000000Z", "20240106T000000Z")),
+        ..Default::default()
+    };
+    let out = render(&recurring(), &spec).unwrap();
+    assert!(out.contains("SUMMARY:Daily"));
+    assert!(out.contains("SUMMARY:Short"));
+    assert!(!out.contains("SUMMARY:Moved"));
+    assert!(out.contains("BEGIN:VTIMEZONE"));
+}
+
+#[test]
+fn limit_freebusy_set_and_errors() {
+    let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VFREEBUSY\r\nUID:f\r\nFREEBUSY;FBTYPE=BUSY:20240101T100000Z/PT1H,20240103T100000Z/PT1H\r\nFREEBUSY:20240201T100000Z/PT1H\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let spec = CalendarDataSpec {
+        limit_freebusy_set: Some(tr("20240102T000000Z", "20240104T000000Z")),
+        ..Default::default()
+    };
+    let out = render(text, &spec).unwrap();
+    assert!(out.contains("FREEBUSY;FBTYPE=BUSY:20240103T100000Z/PT1H\r\n"));
+    assert!(!out.contains("20240101T100000Z"));
+    assert!(!out.contains("20240201T100000Z"));
+    assert!(render("garbage", &spec).is_err());
+}
+
+#[test]
+fn expand_all_day_and_long_lines() {
+    let long = "x".repeat(200);
+    let text = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20240101\r\nRRULE:FREQ=WEEKLY\r\nDESCRIPTION:{long}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240107T000000Z", "20240116T000000Z")),
+        ..Default::default()
+    };
+    let out = render(&text, &spec).unwrap();
+    assert!(out.contains("DTSTART;VALUE=DATE:20240108\r\nRECURRENCE-ID;VALUE=DATE:20240108\r\n"));
+    assert!(out.contains("DTSTART;VALUE=DATE:20240115\r\n"));
+    assert_eq!(out.matches("BEGIN:VEVENT").count(), 2);
+    assert!(out.split("\r\n").all(|l| l.len() <= 75));
+}
