@@ -28,7 +28,18 @@ pub fn search(
 ) -> DavResult<Resp> {
     let principals = ctx.app.store.principals()?;
     let mut ms = Multistatus::new();
-    let request = PropFind::Prop(props.to_vec());
+    // An empty DAV:prop asks for nothing, but python-caldav (3.x) sends its
+    // wanted properties outside DAV:prop and then needs these to list
+    // principals; answering the usual directory properties serves it.
+    let request = if props.is_empty() {
+        PropFind::Prop(vec![
+            QName::dav("displayname"),
+            QName::caldav("calendar-home-set"),
+            QName::caldav("calendar-user-address-set"),
+        ])
+    } else {
+        PropFind::Prop(props.to_vec())
+    };
     for p in &principals {
         let test = |(names, text): &(Vec<QName>, String)| {
             let needle = text.to_lowercase();
@@ -52,7 +63,8 @@ pub fn search(
         } else {
             matches.iter().all(test)
         };
-        if hit && !matches.is_empty() {
+        // No DAV:property-search at all lists every principal.
+        if hit || matches.is_empty() {
             let res = Res::Principal(p);
             ms.response(&res.href(), &propstats(ctx, &res, &request, |_| None));
         }

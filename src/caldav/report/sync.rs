@@ -19,9 +19,8 @@ pub fn run(ctx: &Ctx<'_>, token: &str, limit: Option<u32>, props: &ReportProps) 
             "sync-collection applies to collections",
         ));
     }
-    if ctx.depth(Some(0))? != Some(0) {
-        return Err(DavError::bad_request("sync-collection requires Depth: 0"));
-    }
+    // RFC 6578 section 3.2 asks for Depth: 0, but common clients send 1; the
+    // DAV:sync-level element is what decides the scope, so Depth is ignored.
     let store = &ctx.app.store;
     let token = (!token.trim().is_empty()).then_some(token);
     let changes = store.changes_since(&user, &path, token, limit.map(|l| l as usize))?;
