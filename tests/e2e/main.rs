@@ -6,4 +6,5 @@ mod discovery;
 mod methods;
 mod reports;
 mod security;
+mod tls;
 mod util;
