@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `herald` binary, real HTTP, a real redb file.
 //! One test binary with modules, one server per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cli;
 mod discovery;
