@@ -73,7 +73,9 @@ for suite in $LITMUS_SUITES; do
       | sed -E 's/^ *([0-9]+)\. ([A-Za-z0-9_]+)\.* SKIPPED.*/  SKIPPED \1.\2/' | cut -c1-300
     if [[ "$status" != rc=* ]]; then echo "  (no summary line; last lines of the log:)"; tail -5 "$log" | sed 's/^/  | /'; fi
   fi
-  grep -E '^WARNING:' "$log" | sort -u | sed "s/^/  $suite /" | cut -c1-300
+  # warnings do not fail a test; show them anyway
+  grep -E 'WARNING:' "$log" \
+    | sed -E "s/^ *([0-9]+)\. ([A-Za-z0-9_]+)\.* *WARNING: /  WARN $suite \1.\2: /; s/^WARNING: /  WARN $suite: /" | cut -c1-300
 done
 echo "litmus locks: skipped (LOCK not supported)"
 echo "litmus total: $tot_pass/$tot_slots passed (logs: $OUT)"

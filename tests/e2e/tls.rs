@@ -10,7 +10,17 @@ fn serves_https_when_cert_and_key_are_configured() {
     let cert = dir.path().join("cert.pem");
     let key = dir.path().join("key.pem");
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -22,11 +32,22 @@ fn serves_https_when_cert_and_key_are_configured() {
     let cfg = dir.path().join("herald.toml");
     std::fs::write(
         &cfg,
-        format!("[tls]\ncert = {:?}\nkey = {:?}\n", cert.to_str().unwrap(), key.to_str().unwrap()),
+        format!(
+            "[tls]\ncert = {:?}\nkey = {:?}\n",
+            cert.to_str().unwrap(),
+            key.to_str().unwrap()
+        ),
     )
     .unwrap();
     let mut child = Command::new(crate::util::bin())
-        .args(["serve", "--listen", "127.0.0.1:0", "--config", cfg.to_str().unwrap(), "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data-dir",
+        ])
         .arg(dir.path().join("data"))
         .env("HERALD_ADMIN_PASSWORD", "pw")
         .stdout(Stdio::piped())
@@ -42,7 +63,17 @@ fn serves_https_when_cert_and_key_are_configured() {
         }
     };
     let out = Command::new("curl")
-        .args(["-sk", "-u", "admin:pw", "-X", "PROPFIND", "-H", "Depth: 0", "-w", "\n%{http_code}"])
+        .args([
+            "-sk",
+            "-u",
+            "admin:pw",
+            "-X",
+            "PROPFIND",
+            "-H",
+            "Depth: 0",
+            "-w",
+            "\n%{http_code}",
+        ])
         .arg(format!("https://{addr}/dav/"))
         .output()
         .expect("curl is required for this test (.ci/run installs it)");

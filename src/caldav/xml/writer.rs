@@ -24,29 +24,55 @@ const ROOT_DECLS: &str = concat!(
 /// end-of-line normalization; characters XML 1.0 cannot carry at all (C0
 /// controls other than tab/LF/CR, U+FFFE, U+FFFF) become U+FFFD.
 pub fn escape(s: &str) -> Cow<'_, str> {
-    let needs = |c: char| matches!(c, '&' | '<' | '>' | '"' | '\'' | '\r') || !allowed(c);
-    if !s.chars().any(needs) {
+    if first_special(s.as_bytes(), 0).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\r' => out.push_str("&#13;"),
-            c if !allowed(c) => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
-    }
+    escape_into(&mut out, s);
     Cow::Owned(out)
 }
 
-/// Characters allowed in an XML 1.0 document (surrogates cannot occur in a `char`).
-fn allowed(c: char) -> bool {
-    !matches!(c, '\0'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}' | '\u{FFFE}' | '\u{FFFF}')
+/// The replacement of the special sequence starting at byte `i`, and its length.
+fn replacement(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
+    Some(match b[i] {
+        b'&' => ("&amp;", 1),
+        b'<' => ("&lt;", 1),
+        b'>' => ("&gt;", 1),
+        b'"' => ("&quot;", 1),
+        b'\'' => ("&apos;", 1),
+        b'\r' => ("&#13;", 1),
+        b'\t' | b'\n' => return None,
+        0..=0x1F => ("\u{FFFD}", 1),
+        // U+FFFE and U+FFFF (EF BF BE / EF BF BF) are not XML characters.
+        0xEF if b.get(i + 1) == Some(&0xBF) && matches!(b.get(i + 2), Some(0xBE | 0xBF)) => {
+            ("\u{FFFD}", 3)
+        }
+        _ => return None,
+    })
+}
+
+/// Index of the first byte at or after `from` that needs escaping.
+fn first_special(b: &[u8], from: usize) -> Option<usize> {
+    (from..b.len()).find(|&i| {
+        let c = b[i];
+        (c < 0x40 && replacement(b, i).is_some()) || (c == 0xEF && replacement(b, i).is_some())
+    })
+}
+
+/// Append `s` escaped (as `escape` does) to `out`, copying unchanged runs whole.
+pub fn escape_into(out: &mut String, s: &str) {
+    let b = s.as_bytes();
+    let mut start = 0;
+    while let Some(i) = first_special(b, start) {
+        let Some((rep, len)) = replacement(b, i) else {
+            break;
+        };
+        // `i` is at an ASCII byte or the start of a 3-byte sequence: a char boundary.
+        out.push_str(&s[start..i]);
+        out.push_str(rep);
+        start = i + len;
+    }
+    out.push_str(&s[start..]);
 }
 
 /// The reason phrase used in DAV:status lines.
@@ -151,7 +177,19 @@ fn write_prop(prop: &Prop, out: &mut String) {
             return;
         }
         Prop::Empty(name) => (name, None),
-        Prop::Text(name, text) => (name, Some(escape(text))),
+        Prop::Text(name, text) => {
+            let qname = open_tag(name, out);
+            if text.is_empty() {
+                out.push_str("/>");
+            } else {
+                out.push('>');
+                escape_into(out, text);
+                out.push_str("</");
+                out.push_str(&qname);
+                out.push('>');
+            }
+            return;
+        }
         Prop::Xml(name, xml) => (name, Some(Cow::Borrowed(xml.as_str()))),
     };
     let qname = open_tag(name, out);
@@ -198,7 +236,7 @@ impl Multistatus {
 
     fn href(&mut self, href: &str) {
         self.buf.push_str("<D:response><D:href>");
-        self.buf.push_str(&escape(href));
+        escape_into(&mut self.buf, href);
         self.buf.push_str("</D:href>");
     }
 
