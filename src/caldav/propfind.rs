@@ -117,7 +117,7 @@ pub fn propstats(
     ctx: &Ctx<'_>,
     res: &Res<'_>,
     req: &PropFind,
-    extra: impl Fn(&QName) -> Option<Prop>,
+    mut extra: impl FnMut(&QName) -> Option<Prop>,
 ) -> Vec<PropStat> {
     match req {
         PropFind::PropName => vec![PropStat {

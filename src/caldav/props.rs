@@ -185,9 +185,8 @@ fn reports(names: &[(&str, &str)]) -> String {
 /// The value of a live property, or None when the resource has no such property.
 pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
     let user = ctx.user.as_str();
-    let q = name.clone();
-    let xml = |s: String| Some(Prop::Xml(q.clone(), s));
-    let text = |s: String| Some(Prop::Text(q.clone(), s));
+    let xml = |s: String| Some(Prop::Xml(name.clone(), s));
+    let text = |s: String| Some(Prop::Text(name.clone(), s));
     let node = res.node();
     let cal = node.and_then(Node::calendar);
     match (name.ns.as_str(), name.name.as_str()) {
@@ -233,7 +232,7 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             Res::Principal(p) => text(p.displayname.clone().unwrap_or_else(|| p.name.clone())),
             _ => node
                 .and_then(|n| n.displayname.clone())
-                .map(|d| Prop::Text(q.clone(), d)),
+                .map(|d| Prop::Text(name.clone(), d)),
         },
         (NS_DAV, "principal-URL") => match res {
             Res::Principal(p) => xml(href(&path::principal_href(&p.name))),
@@ -244,20 +243,22 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             Res::Node { user, .. } => xml(href(&path::principal_href(user))),
             _ => None,
         },
-        (NS_DAV, "creationdate") => node.map(|n| Prop::Text(q.clone(), rfc3339(n.created))),
-        (NS_DAV, "getlastmodified") => node.map(|n| Prop::Text(q.clone(), http_date(n.modified))),
+        (NS_DAV, "creationdate") => node.map(|n| Prop::Text(name.clone(), rfc3339(n.created))),
+        (NS_DAV, "getlastmodified") => {
+            node.map(|n| Prop::Text(name.clone(), http_date(n.modified)))
+        }
         (NS_DAV, "getetag") => node
             .filter(|n| !n.is_collection())
-            .map(|n| Prop::Text(q.clone(), n.etag.clone())),
+            .map(|n| Prop::Text(name.clone(), n.etag.clone())),
         (NS_DAV, "getcontenttype") => node
             .and_then(Node::resource)
-            .map(|r| Prop::Text(q.clone(), r.content_type.clone())),
+            .map(|r| Prop::Text(name.clone(), r.content_type.clone())),
         (NS_DAV, "getcontentlength") => node
             .and_then(Node::resource)
-            .map(|r| Prop::Text(q.clone(), r.size.to_string())),
+            .map(|r| Prop::Text(name.clone(), r.size.to_string())),
         (NS_DAV, "sync-token") => node.and_then(Node::collection).map(|c| {
             Prop::Text(
-                q.clone(),
+                name.clone(),
                 SyncToken {
                     collection: c.id,
                     seq: c.sync_seq,
@@ -270,7 +271,7 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             .filter(|c| c.calendar.is_some())
             .map(|c| {
                 Prop::Text(
-                    q.clone(),
+                    name.clone(),
                     SyncToken {
                         collection: c.id,
                         seq: c.sync_seq,
@@ -321,32 +322,32 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
                 .iter()
                 .map(|n| format!("<C:comp name=\"{}\"/>", escape(n)))
                 .collect();
-            Prop::Xml(q.clone(), s)
+            Prop::Xml(name.clone(), s)
         }),
         (NS_CALDAV, "supported-calendar-data") => cal.map(|_| {
             Prop::Xml(
-                q.clone(),
+                name.clone(),
                 "<C:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>".into(),
             )
         }),
         (NS_CALDAV, "max-resource-size") => cal.map(|_| {
             Prop::Text(
-                q.clone(),
+                name.clone(),
                 ctx.app.config.limits.max_resource_bytes.to_string(),
             )
         }),
         (NS_CALDAV, "calendar-description") => cal
             .and_then(|c| c.description.clone())
-            .map(|d| Prop::Text(q.clone(), d)),
+            .map(|d| Prop::Text(name.clone(), d)),
         (NS_CALDAV, "calendar-timezone") => cal
             .and_then(|c| c.timezone.clone())
-            .map(|d| Prop::Text(q.clone(), d)),
+            .map(|d| Prop::Text(name.clone(), d)),
         (NS_APPLE, "calendar-color") => cal
             .and_then(|c| c.color.clone())
-            .map(|d| Prop::Text(q.clone(), d)),
+            .map(|d| Prop::Text(name.clone(), d)),
         (NS_APPLE, "calendar-order") => cal
             .and_then(|c| c.order.clone())
-            .map(|d| Prop::Text(q.clone(), d)),
+            .map(|d| Prop::Text(name.clone(), d)),
         _ => None,
     }
 }

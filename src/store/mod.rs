@@ -25,6 +25,10 @@ use writer::Writer;
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "herald.redb";
 
+/// redb's page cache. Small on purpose: the data of a calendar server is
+/// read in small pieces and the OS page cache sits underneath.
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// A handle to the database; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -55,7 +59,10 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| OpenError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE);
-        let db = match Database::create(&path) {
+        let db = match Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(&path)
+        {
             Ok(db) => db,
             Err(redb::DatabaseError::DatabaseAlreadyOpen) => return Err(OpenError::InUse),
             Err(e) => return Err(OpenError::Other(format!("{}: {e}", path.display()))),

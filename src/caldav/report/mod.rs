@@ -65,22 +65,18 @@ pub fn object_response(
     body: &[u8],
     props: &ReportProps,
 ) -> DavResult<()> {
-    let data = match &props.calendar_data {
+    let text = String::from_utf8_lossy(body);
+    let mut data = match &props.calendar_data {
         None => None,
-        Some(spec) if *spec == Default::default() => {
-            Some(String::from_utf8_lossy(body).into_owned())
-        }
-        Some(spec) => {
-            let text = String::from_utf8_lossy(body);
-            Some(ical::render(&text, spec).map_err(|e| {
-                DavError::Internal(format!("stored object {path} does not render: {e}"))
-            })?)
-        }
+        Some(spec) if *spec == Default::default() => Some(text.into_owned()),
+        Some(spec) => Some(ical::render(&text, spec).map_err(|e| {
+            DavError::Internal(format!("stored object {path} does not render: {e}"))
+        })?),
     };
     let res = Res::Node { user, path, node };
     let stats = propstats(ctx, &res, &props.propfind, |name| {
         if name.is(NS_CALDAV, "calendar-data") {
-            data.as_ref().map(|d| Prop::Text(name.clone(), d.clone()))
+            data.take().map(|d| Prop::Text(name.clone(), d))
         } else {
             None
         }

@@ -51,12 +51,26 @@ fn replacement(b: &[u8], i: usize) -> Option<(&'static str, usize)> {
     })
 }
 
+/// Bytes that may start a sequence needing escaping (see `replacement`).
+const MAYBE_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        t[i] = i != b'\t' as usize && i != b'\n' as usize;
+        i += 1;
+    }
+    t[b'&' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'"' as usize] = true;
+    t[b'\'' as usize] = true;
+    t[0xEF] = true;
+    t
+};
+
 /// Index of the first byte at or after `from` that needs escaping.
 fn first_special(b: &[u8], from: usize) -> Option<usize> {
-    (from..b.len()).find(|&i| {
-        let c = b[i];
-        (c < 0x40 && replacement(b, i).is_some()) || (c == 0xEF && replacement(b, i).is_some())
-    })
+    (from..b.len()).find(|&i| MAYBE_SPECIAL[b[i] as usize] && replacement(b, i).is_some())
 }
 
 /// Append `s` escaped (as `escape` does) to `out`, copying unchanged runs whole.
