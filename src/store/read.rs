@@ -139,6 +139,7 @@ impl Store {
         let t = txn.open_table(TIME_INDEX)?;
         let prefix = node_key(user, calendar);
         let mut out = Vec::new();
+        let mut index = crate::ical::TimeIndex::default();
         for entry in t.range(prefix.as_str()..)? {
             let (k, v) = entry?;
             let key = k.value();
@@ -148,11 +149,11 @@ impl Store {
             if rest.contains('/') {
                 continue;
             }
-            let Some(index) = decode_index(v.value()) else {
+            if !decode_index_into(v.value(), &mut index) {
                 // An unreadable index entry: let the precise filter decide.
                 out.push((format!("{calendar}{rest}"), false));
                 continue;
-            };
+            }
             if index.may_overlap(start, end) {
                 let past_cap = match (index.more_after, end) {
                     (Some(m), Some(e)) => e > m,

@@ -68,24 +68,29 @@ pub fn encode_index(index: &crate::ical::TimeIndex) -> Vec<u8> {
 }
 
 pub fn decode_index(bytes: &[u8]) -> Option<crate::ical::TimeIndex> {
+    let mut index = crate::ical::TimeIndex::default();
+    decode_index_into(bytes, &mut index).then_some(index)
+}
+
+/// Decode into `index`, reusing its span buffer (queries scan thousands of
+/// entries); false when the bytes are not a valid encoding.
+pub fn decode_index_into(bytes: &[u8], index: &mut crate::ical::TimeIndex) -> bool {
     let read = |at: usize| -> Option<i64> {
         let b: [u8; 8] = bytes.get(at..at + 8)?.try_into().ok()?;
         Some(i64::from_le_bytes(b))
     };
-    let exact = *bytes.first()? != 0;
-    let has_more = *bytes.get(1)? != 0;
-    let more = read(2)?;
-    let mut spans = Vec::with_capacity((bytes.len().saturating_sub(10)) / 16);
+    let (Some(&exact), Some(&has_more), Some(more)) = (bytes.first(), bytes.get(1), read(2)) else {
+        return false;
+    };
+    index.exact = exact != 0;
+    index.more_after = (has_more != 0).then_some(more);
+    index.spans.clear();
     let mut at = 10;
-    while at + 16 <= bytes.len() {
-        spans.push((read(at)?, read(at + 8)?));
+    while let (Some(s), Some(e)) = (read(at), read(at + 8)) {
+        index.spans.push((s, e));
         at += 16;
     }
-    Some(crate::ical::TimeIndex {
-        spans,
-        more_after: has_more.then_some(more),
-        exact,
-    })
+    at == bytes.len()
 }
 
 #[cfg(test)]
