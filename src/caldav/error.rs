@@ -201,6 +201,7 @@ impl From<StoreError> for DavError {
             StoreError::QuotaExceeded => {
                 DavError::precondition(Precondition::QuotaNotExceeded, "quota exceeded")
             }
+            StoreError::Rejected(why) => DavError::forbidden(why),
             StoreError::Backend(e) => DavError::Internal(e),
         }
     }

@@ -8,7 +8,7 @@ use super::path;
 use super::xml::escape;
 use super::{Ctx, Resp, empty};
 use crate::ical;
-use crate::store::{CalendarObjectMeta, PutRequest, StoreError, parent_path};
+use crate::store::{CalendarObjectMeta, PutRequest, ScheduleTag, StoreError, parent_path};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
 
@@ -81,7 +81,10 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         },
         if_match,
         if_none_match_any,
+        if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
         calendar: meta,
+        schedule_tag: ScheduleTag::None,
+        outbox: Vec::new(),
     };
     let outcome = match store.put(user, path, req).await {
         Ok(o) => o,

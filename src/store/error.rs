@@ -22,6 +22,8 @@ pub enum StoreError {
     InvalidSyncToken,
     /// The user's quota would be exceeded.
     QuotaExceeded,
+    /// A transformation refused the data (e.g. an iTIP rule), with why.
+    Rejected(String),
     /// The database failed; the operation was rolled back.
     Backend(String),
 }
@@ -37,6 +39,7 @@ impl fmt::Display for StoreError {
             StoreError::UidConflict(path) => write!(f, "UID already used by {path}"),
             StoreError::InvalidSyncToken => write!(f, "invalid or expired sync token"),
             StoreError::QuotaExceeded => write!(f, "quota exceeded"),
+            StoreError::Rejected(why) => write!(f, "rejected: {why}"),
             StoreError::Backend(e) => write!(f, "database error: {e}"),
         }
     }

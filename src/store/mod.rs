@@ -6,6 +6,7 @@
 
 mod error;
 mod model;
+mod outbox;
 mod read;
 mod tables;
 mod write;
@@ -15,7 +16,7 @@ pub use error::{Result, StoreError};
 pub use model::*;
 pub use read::{SyncToken, normalize_address};
 pub use tables::{member_name, parent_path};
-pub use write::{CopyMove, DEFAULT_CALENDAR};
+pub use write::{CopyMove, DEFAULT_CALENDAR, DeleteConditions};
 
 use redb::Database;
 use std::path::Path;

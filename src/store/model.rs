@@ -46,6 +46,15 @@ pub struct Collection {
     pub sync_seq: u64,
     /// Present when this is a calendar collection (RFC 4791 section 4.2).
     pub calendar: Option<CalendarProps>,
+    /// RFC 6638 scheduling collections: the schedule inbox or outbox.
+    #[serde(default)]
+    pub schedule: Option<ScheduleBox>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub enum ScheduleBox {
+    Inbox,
+    Outbox,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -69,6 +78,9 @@ pub struct Resource {
     pub component: Option<String>,
     /// Sync-log change number of this resource's latest change.
     pub change_seq: u64,
+    /// RFC 6638 section 3.2.10 Schedule-Tag of a scheduling object resource.
+    #[serde(default)]
+    pub schedule_tag: Option<String>,
 }
 
 /// A property the server does not interpret (RFC 4918 section 4.2): kept as
@@ -136,13 +148,87 @@ pub struct PutRequest {
     pub content_type: String,
     pub if_match: Option<String>,
     pub if_none_match_any: bool,
+    /// If-Schedule-Tag-Match (RFC 6638 section 8.3): the current Schedule-Tag must equal it.
+    pub if_schedule_tag: Option<String>,
     pub calendar: Option<CalendarObjectMeta>,
+    /// Whether this write gives the object a new Schedule-Tag (a scheduling
+    /// object changed significantly), keeps the old one, or has none.
+    pub schedule_tag: ScheduleTag,
+    /// iTIP messages caused by this write, queued in the same transaction.
+    pub outbox: Vec<NewMessage>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScheduleTag {
+    /// Not a scheduling object resource.
+    #[default]
+    None,
+    /// Keep the current tag (a new one if there was none).
+    Keep,
+    /// Issue a new tag.
+    New,
+}
+
+/// An iTIP message to queue (see docs/STORAGE.md, outbox).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewMessage {
+    /// RFC 5546 method, upper case.
+    pub method: String,
+    /// Normalised recipient address (`mailto:...`).
+    pub recipient: String,
+    /// Normalised sender address.
+    pub sender: String,
+    pub uid: String,
+    /// Local user the recipient address belongs to, when it is one of ours.
+    pub local_user: Option<String>,
+    /// The iTIP VCALENDAR (with METHOD).
+    pub ical: String,
+}
+
+/// A queued message and its delivery state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutboxEntry {
+    pub id: u64,
+    /// User whose change queued it, and the path of the object it came from
+    /// (its SCHEDULE-STATUS is updated with the delivery result).
+    pub owner: String,
+    pub object_path: String,
+    pub message: NewMessage,
+    /// Stable Message-ID (without brackets).
+    pub message_id: String,
+    pub created: i64,
+    pub attempts: u32,
+    pub state: OutboxState,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum OutboxState {
+    /// Waiting; due at this unix time (a claimed message is due again when its lease ends).
+    Pending {
+        due: i64,
+    },
+    Sent {
+        at: i64,
+    },
+    Failed {
+        at: i64,
+    },
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutboxResult {
+    Sent,
+    Retry { due: i64, error: String },
+    Failed { error: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PutOutcome {
     pub created: bool,
     pub etag: String,
+    pub schedule_tag: Option<String>,
 }
 
 /// Members changed and removed since a sync token (RFC 6578).

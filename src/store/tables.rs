@@ -10,6 +10,8 @@
 //! * `sync_log`: (collection id, change number) -> "U name" or "D name"; a member
 //!   has at most one entry (its latest), deletions stay as tombstones.
 //! * `usage`: user name -> bytes stored; `counters`: named u64 sequences.
+//! * `outbox`: message id -> OutboxEntry (JSON); `outbox_due`: (due unix
+//!   time, id) for every pending entry, so a worker claims due ones by range.
 
 use redb::TableDefinition;
 
@@ -22,10 +24,13 @@ pub const UIDS: TableDefinition<(&str, &str), &str> = TableDefinition::new("uids
 pub const SYNC_LOG: TableDefinition<(u64, u64), &str> = TableDefinition::new("sync_log");
 pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+pub const OUTBOX_DUE: TableDefinition<(i64, u64), u8> = TableDefinition::new("outbox_due");
 
 /// Counter names.
 pub const ETAG_COUNTER: &str = "etag";
 pub const COLLECTION_COUNTER: &str = "collection";
+pub const OUTBOX_COUNTER: &str = "outbox";
 
 /// Key of a node: user, '/', path below the home.
 pub fn node_key(user: &str, path: &str) -> String {

@@ -20,6 +20,8 @@ pub(super) fn create_tables(db: &Database) -> Result<()> {
     txn.open_table(SYNC_LOG)?;
     txn.open_table(USAGE)?;
     txn.open_table(COUNTERS)?;
+    txn.open_table(OUTBOX)?;
+    txn.open_table(OUTBOX_DUE)?;
     txn.commit()?;
     Ok(())
 }
@@ -29,10 +31,10 @@ fn now() -> i64 {
 }
 
 /// Transaction helpers shared by the operations below.
-struct W<'a>(&'a WriteTransaction);
+pub(super) struct W<'a>(pub(super) &'a WriteTransaction);
 
 impl W<'_> {
-    fn node(&self, key: &str) -> Result<Option<Node>> {
+    pub(super) fn node(&self, key: &str) -> Result<Option<Node>> {
         let t = self.0.open_table(NODES)?;
         let v = t.get(key)?;
         match v {
@@ -41,20 +43,20 @@ impl W<'_> {
         }
     }
 
-    fn put_node(&self, key: &str, node: &Node) -> Result<()> {
+    pub(super) fn put_node(&self, key: &str, node: &Node) -> Result<()> {
         let bytes = serde_json::to_vec(node)?;
         self.0.open_table(NODES)?.insert(key, bytes.as_slice())?;
         Ok(())
     }
 
-    fn next(&self, counter: &str) -> Result<u64> {
+    pub(super) fn next(&self, counter: &str) -> Result<u64> {
         let mut t = self.0.open_table(COUNTERS)?;
         let n = t.get(counter)?.map(|v| v.value()).unwrap_or(0) + 1;
         t.insert(counter, n)?;
         Ok(n)
     }
 
-    fn new_etag(&self) -> Result<String> {
+    pub(super) fn new_etag(&self) -> Result<String> {
         Ok(format!("\"{:x}\"", self.next(ETAG_COUNTER)?))
     }
 
@@ -86,7 +88,7 @@ impl W<'_> {
     }
 
     /// Write a resource at `key` (parent must exist and be a collection).
-    fn write_resource(
+    pub(super) fn write_resource(
         &self,
         user: &str,
         key: &str,
@@ -127,7 +129,7 @@ impl W<'_> {
 
     /// Remove the node at `key` and, for a collection, everything below it;
     /// record a tombstone in the parent's sync log.
-    fn remove_tree(&self, user: &str, key: &str, node: &Node) -> Result<()> {
+    pub(super) fn remove_tree(&self, user: &str, key: &str, node: &Node) -> Result<()> {
         let path = &key[user.len() + 1..];
         let mut removed_bytes: i64 = 0;
         let mut keys = vec![key.to_string()];
@@ -183,7 +185,7 @@ impl W<'_> {
         Ok(())
     }
 
-    fn new_collection(&self, calendar: Option<CalendarProps>) -> Result<Node> {
+    pub(super) fn new_collection(&self, calendar: Option<CalendarProps>) -> Result<Node> {
         let t = now();
         Ok(Node {
             created: t,
@@ -195,12 +197,13 @@ impl W<'_> {
                 id: self.next(COLLECTION_COUNTER)?,
                 sync_seq: 0,
                 calendar,
+                schedule: None,
             }),
         })
     }
 
     /// Insert a new collection node; a member of a parent collection gets a sync-log entry.
-    fn insert_collection(&self, user: &str, path: &str, node: &Node) -> Result<()> {
+    pub(super) fn insert_collection(&self, user: &str, path: &str, node: &Node) -> Result<()> {
         self.put_node(&node_key(user, path), node)?;
         if let Some(parent) = parent_path(path) {
             self.log_change(&node_key(user, parent), member_name(path), 0, false)?;
@@ -209,7 +212,7 @@ impl W<'_> {
     }
 
     /// The parent of `path` must exist and be a collection.
-    fn parent(&self, user: &str, path: &str) -> Result<Node> {
+    pub(super) fn parent(&self, user: &str, path: &str) -> Result<Node> {
         let parent = parent_path(path).ok_or(StoreError::NotAllowedHere("the home itself"))?;
         match self.node(&node_key(user, parent))? {
             Some(n) if n.is_collection() => Ok(n),
@@ -394,6 +397,7 @@ impl Store {
                     ));
                 }
                 check_conditions(old.as_ref(), req.if_match.as_deref(), req.if_none_match_any)?;
+                check_schedule_tag(old.as_ref(), req.if_schedule_tag.as_deref())?;
                 let parent = w.parent(&user, &path)?;
                 if let Some(meta) = &req.calendar {
                     let parent_key = node_key(&user, parent_path(&path).unwrap_or(""));
@@ -412,6 +416,15 @@ impl Store {
                 }
                 let t = now();
                 let etag = w.new_etag()?;
+                let old_tag = old
+                    .as_ref()
+                    .and_then(Node::resource)
+                    .and_then(|r| r.schedule_tag.clone());
+                let schedule_tag = match (req.schedule_tag, old_tag) {
+                    (ScheduleTag::None, _) => None,
+                    (ScheduleTag::Keep, Some(tag)) => Some(tag),
+                    (ScheduleTag::Keep | ScheduleTag::New, _) => Some(w.new_etag()?),
+                };
                 let node = Node {
                     created: old.as_ref().map(|o| o.created).unwrap_or(t),
                     modified: t,
@@ -427,6 +440,7 @@ impl Store {
                         uid: req.calendar.as_ref().map(|m| m.uid.clone()),
                         component: req.calendar.as_ref().map(|m| m.component.clone()),
                         change_seq: 0,
+                        schedule_tag: schedule_tag.clone(),
                     }),
                 };
                 w.write_resource(
@@ -437,16 +451,19 @@ impl Store {
                     req.calendar.as_ref(),
                     old.as_ref(),
                 )?;
+                w.enqueue(&user, &path, req.outbox)?;
                 Ok(PutOutcome {
                     created: old.is_none(),
                     etag,
+                    schedule_tag,
                 })
             })
             .await
     }
 
-    /// DELETE a resource or a collection (with everything in it).
-    pub async fn delete(&self, user: &str, path: &str, if_match: Option<String>) -> Result<()> {
+    /// DELETE a resource or a collection (with everything in it), queueing
+    /// `outbox` (the CANCELs a deleted scheduling object causes) with it.
+    pub async fn delete(&self, user: &str, path: &str, cond: DeleteConditions) -> Result<()> {
         let (user, path) = (user.to_string(), path.to_string());
         self.writer
             .write(move |txn| {
@@ -456,8 +473,16 @@ impl Store {
                 }
                 let key = node_key(&user, &path);
                 let node = w.node(&key)?.ok_or(StoreError::NotFound)?;
-                check_conditions(Some(&node), if_match.as_deref(), false)?;
-                w.remove_tree(&user, &key, &node)
+                check_conditions(Some(&node), cond.if_match.as_deref(), false)?;
+                check_schedule_tag(Some(&node), cond.if_schedule_tag.as_deref())?;
+                if let Some(expected) = &cond.expected_etag
+                    && expected != &node.etag
+                {
+                    // The object changed since the caller computed `outbox` from it.
+                    return Err(StoreError::PreconditionFailed);
+                }
+                w.remove_tree(&user, &key, &node)?;
+                w.enqueue(&user, &path, cond.outbox)
             })
             .await
     }
@@ -527,6 +552,7 @@ impl Store {
                             uid: Some(meta.uid.clone()),
                             component: Some(meta.component.clone()),
                             change_seq: 0,
+                            schedule_tag: None,
                         }),
                     };
                     w.write_resource(&user, &key, node, &body, Some(&meta), old.as_ref())?;
@@ -688,6 +714,30 @@ fn toggle_to_dir(p: &str) -> String {
     } else {
         format!("{p}/")
     }
+}
+
+/// Conditions and side effects of a DELETE.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteConditions {
+    pub if_match: Option<String>,
+    pub if_schedule_tag: Option<String>,
+    /// The ETag the caller read when it computed `outbox`.
+    pub expected_etag: Option<String>,
+    pub outbox: Vec<NewMessage>,
+}
+
+/// If-Schedule-Tag-Match (RFC 6638 section 8.3).
+fn check_schedule_tag(current: Option<&Node>, expected: Option<&str>) -> Result<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let tag = current
+        .and_then(Node::resource)
+        .and_then(|r| r.schedule_tag.as_deref());
+    if tag != Some(expected.trim()) {
+        return Err(StoreError::PreconditionFailed);
+    }
+    Ok(())
 }
 
 /// RFC 4918 / RFC 7232 conditions on the current state of the target.

@@ -1,0 +1,542 @@
+//! The durable outbox (architecture principle 1): iTIP messages are queued
+//! in the same transaction as the change that causes them; a worker claims
+//! due entries under a lease (a claimed entry is simply due again when the
+//! lease ends, so a crash or a second worker never loses one, and a live
+//! lease keeps two workers from sending it at once), then records the
+//! result, optionally rewriting the originating object (SCHEDULE-STATUS) in
+//! the same transaction. Also: the update-in-place of calendar objects that
+//! local delivery and replies need.
+
+use super::Store;
+use super::error::{Result, StoreError};
+use super::model::*;
+use super::tables::*;
+use super::write::W;
+use crate::ical;
+use redb::ReadableTable;
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Rewrites an object's text; None leaves it unchanged.
+pub type Rewrite = Box<dyn FnOnce(&str) -> Option<String> + Send>;
+
+/// Builds an object from the current one (None when absent); Err refuses.
+pub type Transform =
+    Box<dyn FnOnce(Option<&str>) -> std::result::Result<Option<String>, String> + Send>;
+
+impl W<'_> {
+    /// Queue messages caused by a change of `owner`'s object at `path`.
+    pub(super) fn enqueue(&self, owner: &str, path: &str, messages: Vec<NewMessage>) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let t = now();
+        for message in messages {
+            let id = self.next(OUTBOX_COUNTER)?;
+            let entry = OutboxEntry {
+                id,
+                owner: owner.to_string(),
+                object_path: path.to_string(),
+                message_id: format!("herald-{id}.{t}@herald.invalid"),
+                message,
+                created: t,
+                attempts: 0,
+                state: OutboxState::Pending { due: t },
+                last_error: None,
+            };
+            let bytes = serde_json::to_vec(&entry)?;
+            self.0.open_table(OUTBOX)?.insert(id, bytes.as_slice())?;
+            self.0.open_table(OUTBOX_DUE)?.insert((t, id), 0u8)?;
+        }
+        Ok(())
+    }
+
+    fn outbox_entry(&self, id: u64) -> Result<Option<OutboxEntry>> {
+        let t = self.0.open_table(OUTBOX)?;
+        let v = t.get(id)?;
+        match v {
+            Some(v) => Ok(Some(serde_json::from_slice(v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_outbox_entry(&self, entry: &OutboxEntry) -> Result<()> {
+        let bytes = serde_json::to_vec(entry)?;
+        self.0
+            .open_table(OUTBOX)?
+            .insert(entry.id, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Replace a calendar object's text in place (same path), keeping its
+    /// Schedule-Tag unless `new_schedule_tag`; the sync log records it.
+    fn rewrite_object(
+        &self,
+        user: &str,
+        path: &str,
+        text: String,
+        new_schedule_tag: bool,
+    ) -> Result<()> {
+        let key = node_key(user, path);
+        let Some(old) = self.node(&key)? else {
+            return Ok(());
+        };
+        let info = ical::parse_object(&text)
+            .map_err(|e| StoreError::Backend(format!("rewritten object is invalid: {e}")))?;
+        let mut node = old.clone();
+        node.etag = self.new_etag()?;
+        node.modified = now();
+        let tag = if new_schedule_tag {
+            Some(self.new_etag()?)
+        } else {
+            old.resource().and_then(|r| r.schedule_tag.clone())
+        };
+        if let NodeKind::Resource(r) = &mut node.kind {
+            r.size = text.len() as u64;
+            r.uid = Some(info.uid.clone());
+            r.component = Some(info.kind.as_str().to_string());
+            r.schedule_tag = tag;
+        }
+        let meta = CalendarObjectMeta {
+            uid: info.uid,
+            component: info.kind.as_str().to_string(),
+            index: info.index,
+        };
+        self.write_resource(user, &key, node, text.as_bytes(), Some(&meta), Some(&old))
+    }
+}
+
+impl Store {
+    /// Claim up to `max` due entries for `lease` seconds.
+    pub async fn outbox_claim(&self, lease: i64, max: usize) -> Result<Vec<OutboxEntry>> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let t = now();
+                let due: Vec<(i64, u64)> = {
+                    let table = txn.open_table(OUTBOX_DUE)?;
+                    let mut v = Vec::new();
+                    for entry in table.range((i64::MIN, 0)..=(t, u64::MAX))? {
+                        let (k, _) = entry?;
+                        v.push(k.value());
+                        if v.len() >= max {
+                            break;
+                        }
+                    }
+                    v
+                };
+                let mut claimed = Vec::with_capacity(due.len());
+                for (at, id) in due {
+                    txn.open_table(OUTBOX_DUE)?.remove((at, id))?;
+                    let Some(mut entry) = w.outbox_entry(id)? else {
+                        continue;
+                    };
+                    let until = t + lease;
+                    entry.state = OutboxState::Pending { due: until };
+                    entry.attempts += 1;
+                    w.put_outbox_entry(&entry)?;
+                    txn.open_table(OUTBOX_DUE)?.insert((until, id), 0u8)?;
+                    claimed.push(entry);
+                }
+                Ok(claimed)
+            })
+            .await
+    }
+
+    /// Record the result of an attempt; `rewrite` updates the originating
+    /// object (SCHEDULE-STATUS) in the same transaction.
+    pub async fn outbox_finish(
+        &self,
+        id: u64,
+        result: OutboxResult,
+        rewrite: Option<Rewrite>,
+    ) -> Result<()> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let Some(mut entry) = w.outbox_entry(id)? else {
+                    return Err(StoreError::NotFound);
+                };
+                if let OutboxState::Pending { due } = entry.state {
+                    txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
+                }
+                let t = now();
+                match result {
+                    OutboxResult::Sent => {
+                        entry.state = OutboxState::Sent { at: t };
+                        entry.last_error = None;
+                    }
+                    OutboxResult::Retry { due, error } => {
+                        entry.state = OutboxState::Pending { due };
+                        entry.last_error = Some(error);
+                        txn.open_table(OUTBOX_DUE)?.insert((due, id), 0u8)?;
+                    }
+                    OutboxResult::Failed { error } => {
+                        entry.state = OutboxState::Failed { at: t };
+                        entry.last_error = Some(error);
+                    }
+                }
+                w.put_outbox_entry(&entry)?;
+                if let Some(rewrite) = rewrite {
+                    let key = node_key(&entry.owner, &entry.object_path);
+                    let body = txn
+                        .open_table(BODIES)?
+                        .get(key.as_str())?
+                        .map(|v| v.value().to_vec());
+                    if let Some(body) = body
+                        && let Ok(text) = String::from_utf8(body)
+                        && let Some(new) = rewrite(&text)
+                    {
+                        w.rewrite_object(&entry.owner, &entry.object_path, new, false)?;
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Every entry, oldest first.
+    pub fn outbox_list(&self) -> Result<Vec<OutboxEntry>> {
+        use redb::ReadableDatabase;
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(OUTBOX)?;
+        let mut out = Vec::new();
+        for entry in t.iter()? {
+            let (_, v) = entry?;
+            out.push(serde_json::from_slice(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Make failed entries (or one entry) due now again. Returns how many.
+    pub async fn outbox_retry(&self, id: Option<u64>) -> Result<usize> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let ids: Vec<u64> = match id {
+                    Some(id) => vec![id],
+                    None => {
+                        let t = txn.open_table(OUTBOX)?;
+                        let mut v = Vec::new();
+                        for e in t.iter()? {
+                            let (k, val) = e?;
+                            let entry: OutboxEntry = serde_json::from_slice(val.value())?;
+                            if matches!(entry.state, OutboxState::Failed { .. }) {
+                                v.push(k.value());
+                            }
+                        }
+                        v
+                    }
+                };
+                let t = now();
+                let mut n = 0;
+                for id in ids {
+                    let Some(mut entry) = w.outbox_entry(id)? else {
+                        continue;
+                    };
+                    if let OutboxState::Pending { due } = entry.state {
+                        txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
+                    }
+                    entry.state = OutboxState::Pending { due: t };
+                    entry.attempts = 0;
+                    w.put_outbox_entry(&entry)?;
+                    txn.open_table(OUTBOX_DUE)?.insert((t, id), 0u8)?;
+                    n += 1;
+                }
+                Ok(n)
+            })
+            .await
+    }
+
+    /// Remove sent and failed entries. Returns how many.
+    pub async fn outbox_purge(&self) -> Result<usize> {
+        self.writer
+            .write(move |txn| {
+                let mut t = txn.open_table(OUTBOX)?;
+                let mut n = 0;
+                t.retain(|_, v| {
+                    let done = serde_json::from_slice::<OutboxEntry>(v)
+                        .map(|e| !matches!(e.state, OutboxState::Pending { .. }))
+                        .unwrap_or(false);
+                    n += usize::from(done);
+                    !done
+                })?;
+                Ok(n)
+            })
+            .await
+    }
+
+    /// Create or update the object with `uid` in `user`'s calendar `calendar`
+    /// (a path ending with '/') by applying `f` to its current text, inside
+    /// one transaction. A new object is named `name`. `new_schedule_tag`
+    /// says whether its Schedule-Tag changes (deliveries from the organizer)
+    /// or stays (replies applied to the organizer's copy). Returns the path
+    /// written, or None when `f` left things unchanged.
+    pub async fn transform_object(
+        &self,
+        user: &str,
+        calendar: &str,
+        uid: &str,
+        name: &str,
+        new_schedule_tag: bool,
+        f: Transform,
+    ) -> Result<Option<String>> {
+        let (user, calendar, uid, name) = (
+            user.to_string(),
+            calendar.to_string(),
+            uid.to_string(),
+            name.to_string(),
+        );
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let cal_key = node_key(&user, &calendar);
+                match w.node(&cal_key)? {
+                    Some(n) if n.calendar().is_some() => {}
+                    _ => return Err(StoreError::NotFound),
+                }
+                let existing = txn
+                    .open_table(UIDS)?
+                    .get((cal_key.as_str(), uid.as_str()))?
+                    .map(|v| v.value().to_string());
+                let path = format!("{calendar}{}", existing.as_deref().unwrap_or(&name));
+                let key = node_key(&user, &path);
+                let current = match existing {
+                    Some(_) => txn
+                        .open_table(BODIES)?
+                        .get(key.as_str())?
+                        .and_then(|v| String::from_utf8(v.value().to_vec()).ok()),
+                    None => None,
+                };
+                let Some(text) = f(current.as_deref()).map_err(StoreError::Rejected)? else {
+                    return Ok(None);
+                };
+                if current.is_some() {
+                    w.rewrite_object(&user, &path, text, new_schedule_tag)?;
+                    return Ok(Some(path));
+                }
+                if w.node(&key)?.is_some() {
+                    return Err(StoreError::AlreadyExists);
+                }
+                let info = ical::parse_object(&text)
+                    .map_err(|e| StoreError::Rejected(format!("invalid object: {e}")))?;
+                let t = now();
+                let node = Node {
+                    created: t,
+                    modified: t,
+                    etag: w.new_etag()?,
+                    displayname: None,
+                    dead_props: Vec::new(),
+                    kind: NodeKind::Resource(Resource {
+                        content_type: "text/calendar; charset=utf-8".into(),
+                        size: text.len() as u64,
+                        uid: Some(info.uid.clone()),
+                        component: Some(info.kind.as_str().to_string()),
+                        change_seq: 0,
+                        schedule_tag: Some(w.new_etag()?),
+                    }),
+                };
+                let meta = CalendarObjectMeta {
+                    uid: info.uid,
+                    component: info.kind.as_str().to_string(),
+                    index: info.index,
+                };
+                w.write_resource(&user, &key, node, text.as_bytes(), Some(&meta), None)?;
+                Ok(Some(path))
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(uid: &str, summary: &str) -> String {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250106T100000Z\r\nSUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    }
+
+    fn message(to: &str) -> NewMessage {
+        NewMessage {
+            method: "REQUEST".into(),
+            recipient: format!("mailto:{to}"),
+            sender: "mailto:a@example.com".into(),
+            uid: "u1".into(),
+            local_user: None,
+            ical: "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n".into(),
+        }
+    }
+
+    async fn store_with_user(dir: &std::path::Path) -> Store {
+        let store = Store::open(dir).unwrap();
+        let p = Principal {
+            name: "a".into(),
+            password_hash: String::new(),
+            emails: vec!["mailto:a@example.com".into()],
+            displayname: None,
+            created: 0,
+        };
+        store.create_principal(p, true).await.unwrap();
+        store
+    }
+
+    fn put(body: &str, outbox: Vec<NewMessage>) -> PutRequest {
+        let info = ical::parse_object(body).unwrap();
+        PutRequest {
+            body: body.as_bytes().to_vec(),
+            content_type: "text/calendar".into(),
+            if_match: None,
+            if_none_match_any: false,
+            if_schedule_tag: None,
+            calendar: Some(CalendarObjectMeta {
+                uid: info.uid,
+                component: "VEVENT".into(),
+                index: info.index,
+            }),
+            schedule_tag: ScheduleTag::New,
+            outbox,
+        }
+    }
+
+    #[tokio::test]
+    async fn queued_with_the_change_claimed_once_and_finished() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        let out = store
+            .put(
+                "a",
+                "default/u1.ics",
+                put(
+                    &event("u1", "x"),
+                    vec![message("b@x.org"), message("c@x.org")],
+                ),
+            )
+            .await
+            .unwrap();
+        assert!(out.schedule_tag.is_some());
+        let claimed = store.outbox_claim(60, 10).await.unwrap();
+        assert_eq!(claimed.len(), 2);
+        assert_ne!(claimed[0].message_id, claimed[1].message_id);
+        // Leased: a second claim gets nothing.
+        assert!(store.outbox_claim(60, 10).await.unwrap().is_empty());
+        let rewrite: Rewrite = Box::new(|t: &str| Some(t.replace("SUMMARY:x", "SUMMARY:y")));
+        store
+            .outbox_finish(claimed[0].id, OutboxResult::Sent, Some(rewrite))
+            .await
+            .unwrap();
+        let body = store.body("a", "default/u1.ics").unwrap().unwrap();
+        assert!(String::from_utf8(body).unwrap().contains("SUMMARY:y"));
+        // The Schedule-Tag stays when the server rewrites SCHEDULE-STATUS.
+        let node = store.node("a", "default/u1.ics").unwrap().unwrap();
+        assert_eq!(node.resource().unwrap().schedule_tag, out.schedule_tag);
+        store
+            .outbox_finish(
+                claimed[1].id,
+                OutboxResult::Failed {
+                    error: "550".into(),
+                },
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.outbox_retry(None).await.unwrap(), 1);
+        let again = store.outbox_claim(60, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].id, claimed[1].id);
+        store
+            .outbox_finish(again[0].id, OutboxResult::Sent, None)
+            .await
+            .unwrap();
+        assert_eq!(store.outbox_purge().await.unwrap(), 2);
+        assert!(store.outbox_list().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_refused_put_queues_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        let mut req = put(&event("u1", "x"), vec![message("b@x.org")]);
+        req.if_match = Some("\"nope\"".into());
+        assert!(store.put("a", "default/u1.ics", req).await.is_err());
+        assert!(store.outbox_list().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn retry_later_and_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = store_with_user(dir.path()).await;
+            store
+                .put(
+                    "a",
+                    "default/u1.ics",
+                    put(&event("u1", "x"), vec![message("b@x.org")]),
+                )
+                .await
+                .unwrap();
+            let c = store.outbox_claim(60, 10).await.unwrap();
+            let later = chrono::Utc::now().timestamp() + 3600;
+            store
+                .outbox_finish(
+                    c[0].id,
+                    OutboxResult::Retry {
+                        due: later,
+                        error: "451".into(),
+                    },
+                    None,
+                )
+                .await
+                .unwrap();
+            assert!(store.outbox_claim(60, 10).await.unwrap().is_empty());
+            store.close();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let list = store.outbox_list().unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].last_error.as_deref(), Some("451"));
+        assert_eq!(list[0].attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn transform_creates_then_updates_by_uid() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        let f: Transform = Box::new(|cur| {
+            assert!(cur.is_none());
+            Ok(Some(event("u9", "first")))
+        });
+        let path = store
+            .transform_object("a", "default/", "u9", "u9.ics", true, f)
+            .await
+            .unwrap();
+        assert_eq!(path.as_deref(), Some("default/u9.ics"));
+        let tag1 = store
+            .node("a", "default/u9.ics")
+            .unwrap()
+            .unwrap()
+            .resource()
+            .unwrap()
+            .schedule_tag
+            .clone();
+        let f: Transform = Box::new(|cur| Ok(cur.map(|c| c.replace("first", "second"))));
+        store
+            .transform_object("a", "default/", "u9", "other.ics", false, f)
+            .await
+            .unwrap();
+        let node = store.node("a", "default/u9.ics").unwrap().unwrap();
+        assert_eq!(node.resource().unwrap().schedule_tag, tag1);
+        let body = String::from_utf8(store.body("a", "default/u9.ics").unwrap().unwrap()).unwrap();
+        assert!(body.contains("second"));
+        let f: Transform = Box::new(|_| Err("no".into()));
+        assert!(matches!(
+            store
+                .transform_object("a", "default/", "u9", "x.ics", false, f)
+                .await,
+            Err(StoreError::Rejected(_))
+        ));
+    }
+}
