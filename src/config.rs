@@ -26,6 +26,8 @@ pub struct Config {
     pub server: ServerConfig,
     pub tls: TlsConfig,
     pub limits: LimitsConfig,
+    /// Outgoing mail (iMIP); unset host means mail is spooled to files.
+    pub smtp: crate::imip::SmtpConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

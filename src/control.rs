@@ -7,7 +7,13 @@
 //! Protocol: one JSON `Request` per connection, one JSON `Reply` back.
 
 use crate::ical;
-use crate::store::{CalendarObjectMeta, Principal, Store, StoreError};
+use crate::store::{CalendarObjectMeta, OutboxState, Principal, Store, StoreError};
+
+fn unix(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| t.to_string())
+}
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -47,6 +53,13 @@ pub enum Request {
         user: String,
         calendar: String,
     },
+    OutboxList,
+    /// Make one entry (or every failed one) due now.
+    OutboxRetry {
+        id: Option<u64>,
+    },
+    /// Remove sent and failed entries.
+    OutboxPurge,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -193,6 +206,36 @@ async fn run(store: &Store, req: Request) -> Result<String, String> {
                 msg.push_str(&format!("\nskipped an object: {r}"));
             }
             Ok(msg)
+        }
+        Request::OutboxList => {
+            let mut out = String::new();
+            for e in store.outbox_list().map_err(err)? {
+                let state = match e.state {
+                    OutboxState::Pending { due } => format!("pending (due {})", unix(due)),
+                    OutboxState::Sent { at } => format!("sent {}", unix(at)),
+                    OutboxState::Failed { at } => format!("failed {}", unix(at)),
+                };
+                let m = &e.message;
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\tattempts={}\t{}{}\n",
+                    e.id,
+                    m.method,
+                    m.recipient.strip_prefix("mailto:").unwrap_or(&m.recipient),
+                    m.uid,
+                    e.attempts,
+                    state,
+                    e.last_error.map(|x| format!("\t{x}")).unwrap_or_default()
+                ));
+            }
+            Ok(out)
+        }
+        Request::OutboxRetry { id } => {
+            let n = store.outbox_retry(id).await.map_err(err)?;
+            Ok(format!("{n} message(s) queued again\n"))
+        }
+        Request::OutboxPurge => {
+            let n = store.outbox_purge().await.map_err(err)?;
+            Ok(format!("{n} sent or failed message(s) removed\n"))
         }
         Request::Export { user, calendar } => {
             let path = calendar_path(&calendar);

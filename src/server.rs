@@ -24,6 +24,8 @@ pub struct App {
     pub store: Store,
     pub auth: Authenticator,
     pub config: Config,
+    /// Wakes the outbox worker after a write queued messages.
+    pub outbox_ready: Arc<tokio::sync::Notify>,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.

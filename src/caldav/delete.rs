@@ -1,6 +1,8 @@
-//! DELETE (RFC 4918 section 9.6) of a resource or a whole collection.
+//! DELETE (RFC 4918 section 9.6) of a resource or a whole collection; an
+//! organizer's scheduling object queues CANCELs (RFC 6638 section 3.2.7).
 
 use super::error::{DavError, DavResult};
+use super::schedule;
 use super::{Ctx, Resp, empty};
 use crate::store::DeleteConditions;
 use hyper::StatusCode;
@@ -10,12 +12,24 @@ pub async fn delete(ctx: &Ctx<'_>) -> DavResult<Resp> {
     if path.is_empty() {
         return Err(DavError::forbidden("a calendar home cannot be deleted"));
     }
-    let (path, _) = ctx.find_node(user, path)?.ok_or_else(DavError::not_found)?;
-    let cond = DeleteConditions {
+    let store = &ctx.app.store;
+    let (path, node) = ctx.find_node(user, path)?.ok_or_else(DavError::not_found)?;
+    let mut cond = DeleteConditions {
         if_match: ctx.header("if-match").map(str::to_string),
         if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
         ..DeleteConditions::default()
     };
-    ctx.app.store.delete(user, &path, cond).await?;
+    if node.resource().is_some_and(|r| r.schedule_tag.is_some())
+        && let Some(body) = store.body(user, &path)?
+        && let Ok(text) = String::from_utf8(body)
+    {
+        cond.outbox = schedule::plan_delete(ctx, &text)?;
+        cond.expected_etag = Some(node.etag.clone());
+    }
+    let queued = !cond.outbox.is_empty();
+    store.delete(user, &path, cond).await?;
+    if queued {
+        ctx.app.outbox_ready.notify_one();
+    }
     Ok(empty(StatusCode::NO_CONTENT))
 }

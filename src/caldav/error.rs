@@ -23,6 +23,9 @@ pub enum Precondition {
     ValidFilter,
     SupportedFilter,
     SupportedCollation,
+    // RFC 6638 (CALDAV:)
+    AllowedAttendeeChange,
+    ValidSchedulingMessage,
     // RFC 4918 / 6578 / 3744 / 4331 (DAV:)
     ValidSyncToken,
     ResourceMustBeNull,
@@ -49,6 +52,8 @@ impl Precondition {
             ValidFilter => (true, "valid-filter"),
             SupportedFilter => (true, "supported-filter"),
             SupportedCollation => (true, "supported-collation"),
+            AllowedAttendeeChange => (true, "allowed-attendee-scheduling-object-change"),
+            ValidSchedulingMessage => (true, "valid-scheduling-message"),
             ValidSyncToken => (false, "valid-sync-token"),
             ResourceMustBeNull => (false, "resource-must-be-null"),
             PropfindFiniteDepth => (false, "propfind-finite-depth"),

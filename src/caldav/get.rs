@@ -50,6 +50,11 @@ pub async fn get(ctx: &Ctx<'_>, head: bool) -> DavResult<Resp> {
         let body = store.body(user, &path)?.unwrap_or_default();
         let mut r = response(body, &res.content_type, head);
         let h = r.headers_mut();
+        if let Some(tag) = &res.schedule_tag
+            && let Ok(v) = HeaderValue::from_str(tag)
+        {
+            h.insert("schedule-tag", v);
+        }
         if let Ok(v) = HeaderValue::from_str(&node.etag) {
             h.insert(header::ETAG, v);
         }

@@ -10,11 +10,13 @@ mod get;
 mod mkcol;
 mod options;
 pub mod path;
+mod post;
 mod propfind;
 mod proppatch;
 mod props;
 mod put;
 mod report;
+mod schedule;
 pub mod xml;
 
 use crate::server::App;
@@ -123,6 +125,7 @@ async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
         "COPY" => copy_move::copy_move(&ctx, false).await,
         "MOVE" => copy_move::copy_move(&ctx, true).await,
         "REPORT" => report::report(&ctx).await,
+        "POST" => post::post(&ctx).await,
         _ => {
             let mut resp = empty(StatusCode::METHOD_NOT_ALLOWED);
             resp.headers_mut()

@@ -5,7 +5,9 @@
 use super::Ctx;
 use super::path::{self, CALENDARS, DAV_ROOT, PRINCIPALS};
 use super::xml::{NS_APPLE, NS_CALDAV, NS_CALSERVER, NS_DAV, Prop, QName, escape};
-use crate::store::{Node, NodeKind, Principal, SyncToken};
+use crate::store::{
+    DEFAULT_CALENDAR, INBOX, Node, NodeKind, OUTBOX_PATH, Principal, ScheduleBox, SyncToken,
+};
 use chrono::{DateTime, Utc};
 
 /// The resource a property is asked of.
@@ -62,6 +64,9 @@ fn live_names(res: &Res<'_>) -> Vec<(QName, bool)> {
             v.push((QName::caldav("calendar-home-set"), false));
             v.push((QName::caldav("calendar-user-address-set"), false));
             v.push((QName::caldav("calendar-user-type"), false));
+            v.push((QName::caldav("schedule-inbox-URL"), false));
+            v.push((QName::caldav("schedule-outbox-URL"), false));
+            v.push((QName::caldav("schedule-default-calendar-URL"), false));
         }
         Res::Node { node, .. } => {
             dav("owner", false);
@@ -71,10 +76,13 @@ fn live_names(res: &Res<'_>) -> Vec<(QName, bool)> {
                 dav("displayname", true);
             }
             match &node.kind {
-                NodeKind::Resource(_) => {
+                NodeKind::Resource(r) => {
                     dav("getetag", true);
                     dav("getcontenttype", true);
                     dav("getcontentlength", true);
+                    if r.schedule_tag.is_some() {
+                        v.push((QName::caldav("schedule-tag"), false));
+                    }
                 }
                 NodeKind::Collection(c) => {
                     dav("sync-token", false);
@@ -136,6 +144,9 @@ pub fn is_protected(name: &QName) -> bool {
         "min-date-time",
         "max-date-time",
         "max-instances",
+        "schedule-tag",
+        "schedule-inbox-URL",
+        "schedule-outbox-URL",
     ];
     (name.ns == NS_DAV && DAV_PROTECTED.contains(&name.name.as_str()))
         || (name.ns == NS_CALDAV && CALDAV_PROTECTED.contains(&name.name.as_str()))
@@ -200,6 +211,11 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             }
             if cal.is_some() {
                 s.push_str("<C:calendar/>");
+            }
+            match node.and_then(Node::collection).and_then(|c| c.schedule) {
+                Some(ScheduleBox::Inbox) => s.push_str("<C:schedule-inbox/>"),
+                Some(ScheduleBox::Outbox) => s.push_str("<C:schedule-outbox/>"),
+                None => {}
             }
             xml(s)
         }
@@ -312,6 +328,29 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             }
             _ => None,
         },
+        (NS_CALDAV, "schedule-inbox-URL") => match res {
+            Res::Principal(p) => xml(href(&path::node_href(&p.name, INBOX))),
+            _ => None,
+        },
+        (NS_CALDAV, "schedule-outbox-URL") => match res {
+            Res::Principal(p) => xml(href(&path::node_href(&p.name, OUTBOX_PATH))),
+            _ => None,
+        },
+        (NS_CALDAV, "schedule-default-calendar-URL") => match res {
+            Res::Principal(p) => xml(href(&path::node_href(&p.name, DEFAULT_CALENDAR))),
+            Res::Node { user, node, .. }
+                if node
+                    .collection()
+                    .is_some_and(|c| c.schedule == Some(ScheduleBox::Inbox)) =>
+            {
+                xml(href(&path::node_href(user, DEFAULT_CALENDAR)))
+            }
+            _ => None,
+        },
+        (NS_CALDAV, "schedule-tag") => node
+            .and_then(Node::resource)
+            .and_then(|r| r.schedule_tag.clone())
+            .map(|t| Prop::Text(name.clone(), t)),
         (NS_CALDAV, "calendar-user-type") => match res {
             Res::Principal(_) => text("INDIVIDUAL".into()),
             _ => None,

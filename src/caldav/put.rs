@@ -1,16 +1,60 @@
-//! PUT (RFC 4918 section 9.7, RFC 4791 section 5.3.2): in a calendar
-//! collection the body must be a valid calendar object resource of a
-//! supported component, within max-resource-size, with a UID unique in the
-//! collection; elsewhere any content is stored as is.
+//! PUT (RFC 4918 section 9.7, RFC 4791 section 5.3.2, RFC 6638 section 3):
+//! in a calendar collection the body must be a valid calendar object
+//! resource of a supported component, within max-resource-size, with a UID
+//! unique in the collection; a scheduling object resource is passed through
+//! the iTIP rules and its messages are queued with the write. Elsewhere any
+//! content is stored as is.
 
 use super::error::{DavError, DavResult, Precondition};
 use super::path;
+use super::schedule;
 use super::xml::escape;
 use super::{Ctx, Resp, empty};
 use crate::ical;
-use crate::store::{CalendarObjectMeta, PutRequest, ScheduleTag, StoreError, parent_path};
+use crate::store::{
+    CalendarObjectMeta, CalendarProps, PutRequest, ScheduleTag, StoreError, parent_path,
+};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
+
+/// Attempts when a concurrent write changes the object between reading it
+/// (to plan scheduling) and writing.
+const PLAN_ATTEMPTS: usize = 3;
+
+/// Check a body against the calendar's rules; returns the text.
+fn validate<'b>(
+    ctx: &Ctx<'_>,
+    cal: &CalendarProps,
+    content_type: &str,
+    body: &'b [u8],
+) -> DavResult<&'b str> {
+    let media = content_type.split(';').next().unwrap_or("").trim();
+    if !media.eq_ignore_ascii_case("text/calendar") {
+        return Err(DavError::precondition(
+            Precondition::SupportedCalendarData,
+            format!("a calendar accepts text/calendar, not {media}"),
+        ));
+    }
+    let limit = ctx.app.config.limits.max_resource_bytes;
+    if body.len() > limit {
+        return Err(DavError::precondition(
+            Precondition::MaxResourceSize,
+            format!("the object exceeds {limit} bytes"),
+        ));
+    }
+    let text = std::str::from_utf8(body).map_err(|_| {
+        DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
+    })?;
+    let info = ical::parse_object(text)?;
+    let kind = info.kind.as_str();
+    if !cal.components.is_empty() && !cal.components.iter().any(|c| c == kind) {
+        return Err(DavError::precondition(
+            Precondition::SupportedCalendarComponent,
+            format!("this calendar does not accept {kind}"),
+        ));
+    }
+    Ok(text)
+}
 
 pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
     let (user, path) = ctx.node_target()?;
@@ -23,45 +67,23 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
     let store = &ctx.app.store;
     let parent = parent_path(path).unwrap_or("");
     let parent_node = store.node(user, parent)?;
+    if parent_node
+        .as_ref()
+        .and_then(|n| n.collection())
+        .is_some_and(|c| c.schedule.is_some())
+    {
+        return Err(DavError::forbidden(
+            "the schedule inbox and outbox are written by the server only",
+        ));
+    }
     let calendar = parent_node.as_ref().and_then(|n| n.calendar().cloned());
     let content_type = ctx
         .header("content-type")
         .unwrap_or("application/octet-stream")
         .to_string();
-    let meta = match &calendar {
+    let text = match &calendar {
+        Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body)?),
         None => None,
-        Some(cal) => {
-            let media = content_type.split(';').next().unwrap_or("").trim();
-            if !media.eq_ignore_ascii_case("text/calendar") {
-                return Err(DavError::precondition(
-                    Precondition::SupportedCalendarData,
-                    format!("a calendar accepts text/calendar, not {media}"),
-                ));
-            }
-            let limit = ctx.app.config.limits.max_resource_bytes;
-            if ctx.body.len() > limit {
-                return Err(DavError::precondition(
-                    Precondition::MaxResourceSize,
-                    format!("the object exceeds {limit} bytes"),
-                ));
-            }
-            let text = std::str::from_utf8(&ctx.body).map_err(|_| {
-                DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
-            })?;
-            let info = ical::parse_object(text)?;
-            let kind = info.kind.as_str();
-            if !cal.components.is_empty() && !cal.components.iter().any(|c| c == kind) {
-                return Err(DavError::precondition(
-                    Precondition::SupportedCalendarComponent,
-                    format!("this calendar does not accept {kind}"),
-                ));
-            }
-            Some(CalendarObjectMeta {
-                uid: info.uid,
-                component: kind.to_string(),
-                index: info.index,
-            })
-        }
     };
     let used = store.usage(user)?;
     if used + ctx.body.len() as u64 > ctx.app.config.limits.quota_bytes {
@@ -70,41 +92,90 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
             "quota exceeded",
         ));
     }
-    let if_match = ctx.header("if-match").map(str::to_string);
-    let if_none_match_any = ctx.header("if-none-match").is_some_and(|v| v.trim() == "*");
-    let req = PutRequest {
-        body: ctx.body.to_vec(),
-        content_type: if meta.is_some() {
-            "text/calendar; charset=utf-8".into()
-        } else {
-            content_type
-        },
-        if_match,
-        if_none_match_any,
-        if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
-        calendar: meta,
-        schedule_tag: ScheduleTag::None,
-        outbox: Vec::new(),
-    };
-    let outcome = match store.put(user, path, req).await {
-        Ok(o) => o,
-        Err(StoreError::UidConflict(other)) => {
-            let href = path::node_href(user, &other);
-            return Err(DavError::Precondition {
-                condition: Precondition::NoUidConflict,
-                inner: Some(format!("<D:href>{}</D:href>", escape(&href))),
-                detail: format!("UID already used by {href}"),
+    let client_if_match = ctx.header("if-match").map(str::to_string);
+    let client_if_none_match = ctx.header("if-none-match").is_some_and(|v| v.trim() == "*");
+    let client_conditions = client_if_match.is_some() || client_if_none_match;
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        let mut req = PutRequest {
+            body: ctx.body.to_vec(),
+            content_type: content_type.clone(),
+            if_match: client_if_match.clone(),
+            if_none_match_any: client_if_none_match,
+            if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
+            calendar: None,
+            schedule_tag: ScheduleTag::None,
+            outbox: Vec::new(),
+        };
+        if let Some(text) = text {
+            let old = store.node(user, path)?;
+            let old_body = match &old {
+                Some(_) => store
+                    .body(user, path)?
+                    .and_then(|b| String::from_utf8(b).ok()),
+                None => None,
+            };
+            let plan = schedule::plan_put(ctx, old_body.as_deref(), text)?;
+            let stored = std::str::from_utf8(&plan.body)
+                .map_err(|_| DavError::Internal("scheduling produced non-UTF-8".into()))?;
+            let info = ical::parse_object(stored).map_err(|e| {
+                DavError::Internal(format!("scheduling produced an invalid object: {e}"))
+            })?;
+            req.calendar = Some(CalendarObjectMeta {
+                uid: info.uid,
+                component: info.kind.as_str().to_string(),
+                index: info.index,
             });
+            req.content_type = "text/calendar; charset=utf-8".into();
+            req.schedule_tag = plan.schedule_tag;
+            req.outbox = plan.outbox;
+            req.body = plan.body;
+            if !client_conditions {
+                // The plan was made from `old`: write only over that state.
+                match &old {
+                    Some(o) => req.if_match = Some(o.etag.clone()),
+                    None => req.if_none_match_any = true,
+                }
+            }
         }
-        Err(e) => return Err(e.into()),
+        let queued = !req.outbox.is_empty();
+        match store.put(user, path, req).await {
+            Ok(o) => {
+                if queued {
+                    ctx.app.outbox_ready.notify_one();
+                }
+                break o;
+            }
+            Err(StoreError::PreconditionFailed)
+                if !client_conditions && text.is_some() && attempt < PLAN_ATTEMPTS =>
+            {
+                continue;
+            }
+            Err(StoreError::UidConflict(other)) => {
+                let href = path::node_href(user, &other);
+                return Err(DavError::Precondition {
+                    condition: Precondition::NoUidConflict,
+                    inner: Some(format!("<D:href>{}</D:href>", escape(&href))),
+                    detail: format!("UID already used by {href}"),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
     let mut resp = empty(if outcome.created {
         StatusCode::CREATED
     } else {
         StatusCode::NO_CONTENT
     });
+    let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&outcome.etag) {
-        resp.headers_mut().insert(header::ETAG, v);
+        h.insert(header::ETAG, v);
+    }
+    if let Some(tag) = &outcome.schedule_tag
+        && let Ok(v) = HeaderValue::from_str(tag)
+    {
+        h.insert("schedule-tag", v);
     }
     Ok(resp)
 }

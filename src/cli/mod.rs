@@ -48,6 +48,11 @@ enum Command {
         calendar: String,
         file: PathBuf,
     },
+    /// See and manage the queue of outgoing iTIP messages.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
     /// Write a calendar to standard output as one VCALENDAR.
     Export {
         #[arg(long)]
@@ -55,6 +60,16 @@ enum Command {
         #[arg(long)]
         calendar: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum OutboxCommand {
+    /// List queued, sent and failed messages.
+    List,
+    /// Queue a failed message again (all failed ones without an id).
+    Retry { id: Option<u64> },
+    /// Remove sent and failed messages.
+    Purge,
 }
 
 #[derive(Subcommand, Debug)]
@@ -116,6 +131,15 @@ async fn run(cli: Cli) -> Result<(), String> {
             calendar,
             file,
         } => import(&config, user, calendar, file).await,
+        Command::Outbox { command } => {
+            let req = match command {
+                OutboxCommand::List => Request::OutboxList,
+                OutboxCommand::Retry { id } => Request::OutboxRetry { id },
+                OutboxCommand::Purge => Request::OutboxPurge,
+            };
+            print!("{}", request(&config, req).await?);
+            Ok(())
+        }
         Command::Export { user, calendar } => {
             let out = request(&config, Request::Export { user, calendar }).await?;
             std::io::stdout()

@@ -71,7 +71,34 @@ pub async fn serve(config: Config) -> Result<(), String> {
         "http"
     };
     let control_task = tokio::spawn(control::serve(store.clone(), control::socket_path(&dir)));
+    if config.smtp.is_configured() {
+        tracing::info!(
+            "mail is sent through {}:{} ({})",
+            config.smtp.host,
+            config.smtp.port,
+            config.smtp.security
+        );
+    } else {
+        let spool = dir.join(crate::delivery::SPOOL_DIR);
+        tracing::warn!(
+            "no [smtp] host configured: invitations are spooled to {}, not sent",
+            spool.display()
+        );
+        eprintln!(
+            "herald: warning: no [smtp] host configured; mail is spooled to {}, not sent",
+            spool.display()
+        );
+    }
+    let outbox_ready = Arc::new(tokio::sync::Notify::new());
+    let worker = crate::delivery::Worker::new(
+        store.clone(),
+        config.smtp.clone(),
+        &dir,
+        outbox_ready.clone(),
+    );
+    let worker_task = tokio::spawn(worker.run());
     let app = Arc::new(App {
+        outbox_ready,
         auth: Authenticator::new(
             store.clone(),
             Duration::from_secs(config.server.auth_cache_seconds),
@@ -85,6 +112,8 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     let result = server::serve(app.clone(), listener, server::shutdown_signal()).await;
     control_task.abort();
+    worker_task.abort();
+    let _ = worker_task.await;
     let _ = std::fs::remove_file(control::socket_path(&dir));
     drop(app);
     store.close();

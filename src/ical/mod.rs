@@ -7,12 +7,12 @@
 mod filter;
 mod freebusy;
 mod merge;
-mod model;
+pub(crate) mod model;
 mod object;
 pub mod query;
 mod recurrence;
 mod render;
-mod timezone;
+pub(crate) mod timezone;
 
 use std::fmt;
 

@@ -14,9 +14,10 @@ mod writer;
 
 pub use error::{Result, StoreError};
 pub use model::*;
+pub use outbox::{Rewrite, Transform};
 pub use read::{SyncToken, normalize_address};
 pub use tables::{member_name, parent_path};
-pub use write::{CopyMove, DEFAULT_CALENDAR, DeleteConditions};
+pub use write::{CopyMove, DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
 
 use redb::Database;
 use std::path::Path;

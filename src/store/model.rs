@@ -200,6 +200,9 @@ pub struct OutboxEntry {
     pub attempts: u32,
     pub state: OutboxState,
     pub last_error: Option<String>,
+    /// Set while a worker holds the entry (its `due` is then the lease end).
+    #[serde(default)]
+    pub leased: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -45,6 +45,7 @@ impl W<'_> {
                 attempts: 0,
                 state: OutboxState::Pending { due: t },
                 last_error: None,
+                leased: false,
             };
             let bytes = serde_json::to_vec(&entry)?;
             self.0.open_table(OUTBOX)?.insert(id, bytes.as_slice())?;
@@ -136,6 +137,7 @@ impl Store {
                     let until = t + lease;
                     entry.state = OutboxState::Pending { due: until };
                     entry.attempts += 1;
+                    entry.leased = true;
                     w.put_outbox_entry(&entry)?;
                     txn.open_table(OUTBOX_DUE)?.insert((until, id), 0u8)?;
                     claimed.push(entry);
@@ -163,6 +165,7 @@ impl Store {
                     txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
                 }
                 let t = now();
+                entry.leased = false;
                 match result {
                     OutboxResult::Sent => {
                         entry.state = OutboxState::Sent { at: t };
@@ -193,6 +196,39 @@ impl Store {
                     }
                 }
                 Ok(())
+            })
+            .await
+    }
+
+    /// Make entries leased by a previous process due now. Only one process
+    /// opens the database, so at start every lease is stale. Returns how many.
+    pub async fn outbox_release_leases(&self) -> Result<usize> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let leased: Vec<OutboxEntry> = {
+                    let t = txn.open_table(OUTBOX)?;
+                    let mut v = Vec::new();
+                    for e in t.iter()? {
+                        let (_, val) = e?;
+                        let entry: OutboxEntry = serde_json::from_slice(val.value())?;
+                        if entry.leased {
+                            v.push(entry);
+                        }
+                    }
+                    v
+                };
+                let t = now();
+                for mut entry in leased.iter().cloned() {
+                    if let OutboxState::Pending { due } = entry.state {
+                        txn.open_table(OUTBOX_DUE)?.remove((due, entry.id))?;
+                    }
+                    entry.state = OutboxState::Pending { due: t };
+                    entry.leased = false;
+                    w.put_outbox_entry(&entry)?;
+                    txn.open_table(OUTBOX_DUE)?.insert((t, entry.id), 0u8)?;
+                }
+                Ok(leased.len())
             })
             .await
     }
@@ -241,6 +277,7 @@ impl Store {
                     }
                     entry.state = OutboxState::Pending { due: t };
                     entry.attempts = 0;
+                    entry.leased = false;
                     w.put_outbox_entry(&entry)?;
                     txn.open_table(OUTBOX_DUE)?.insert((t, id), 0u8)?;
                     n += 1;
@@ -453,6 +490,24 @@ mod tests {
             .unwrap();
         assert_eq!(store.outbox_purge().await.unwrap(), 2);
         assert!(store.outbox_list().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn leases_of_a_stopped_process_are_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        store
+            .put(
+                "a",
+                "default/u1.ics",
+                put(&event("u1", "x"), vec![message("b@x.org")]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.outbox_claim(600, 10).await.unwrap().len(), 1);
+        assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());
+        assert_eq!(store.outbox_release_leases().await.unwrap(), 1);
+        assert_eq!(store.outbox_claim(600, 10).await.unwrap().len(), 1);
     }
 
     #[tokio::test]

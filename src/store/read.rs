@@ -231,6 +231,14 @@ impl Store {
         Ok(changes)
     }
 
+    /// The member of calendar `calendar` (path ending with '/') holding `uid`.
+    pub fn uid_in(&self, user: &str, calendar: &str, uid: &str) -> Result<Option<String>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(UIDS)?;
+        let key = node_key(user, calendar);
+        Ok(t.get((key.as_str(), uid))?.map(|v| v.value().to_string()))
+    }
+
     /// Bytes stored by a user (quota-used-bytes).
     pub fn usage(&self, user: &str) -> Result<u64> {
         let txn = self.db.begin_read()?;

@@ -267,6 +267,9 @@ fn apply_prop_change(node: &mut Node, change: &PropChange) {
 
 /// Name of the calendar every new user gets.
 pub const DEFAULT_CALENDAR: &str = "default/";
+/// The schedule inbox and outbox of every user (RFC 6638 section 2.1, 2.2).
+pub const INBOX: &str = "inbox/";
+pub const OUTBOX_PATH: &str = "outbox/";
 
 fn default_calendar_props() -> CalendarProps {
     CalendarProps {
@@ -306,6 +309,16 @@ impl Store {
                     let mut cal = w.new_collection(Some(default_calendar_props()))?;
                     cal.displayname = Some("Calendar".into());
                     w.insert_collection(&p.name, DEFAULT_CALENDAR, &cal)?;
+                }
+                for (path, kind) in [
+                    (INBOX, ScheduleBox::Inbox),
+                    (OUTBOX_PATH, ScheduleBox::Outbox),
+                ] {
+                    let mut node = w.new_collection(None)?;
+                    if let NodeKind::Collection(c) = &mut node.kind {
+                        c.schedule = Some(kind);
+                    }
+                    w.insert_collection(&p.name, path, &node)?;
                 }
                 Ok(())
             })
@@ -369,6 +382,11 @@ impl Store {
                 if parent.calendar().is_some() {
                     return Err(StoreError::NotAllowedHere(
                         "calendar collections cannot contain collections",
+                    ));
+                }
+                if parent.collection().is_some_and(|c| c.schedule.is_some()) {
+                    return Err(StoreError::NotAllowedHere(
+                        "scheduling collections cannot contain collections",
                     ));
                 }
                 let mut node = w.new_collection(new.calendar)?;

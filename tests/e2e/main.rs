@@ -6,6 +6,8 @@ mod cli;
 mod discovery;
 mod methods;
 mod reports;
+mod scheduling;
 mod security;
+mod smtp_sink;
 mod tls;
 mod util;

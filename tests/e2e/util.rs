@@ -13,6 +13,7 @@ pub struct Server {
     child: Option<Child>,
     pub addr: String,
     pub dir: tempfile::TempDir,
+    config: Option<PathBuf>,
 }
 
 pub struct Resp {
@@ -36,24 +37,41 @@ pub fn bin() -> &'static str {
 
 impl Server {
     pub fn start() -> Server {
+        Server::start_with_config("")
+    }
+
+    /// Start with this herald.toml text (empty: no file).
+    pub fn start_with_config(toml: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
+        let config = (!toml.is_empty()).then(|| {
+            let p = dir.path().join("herald.toml");
+            std::fs::write(&p, toml).unwrap();
+            p
+        });
         let mut s = Server {
             child: None,
             addr: String::new(),
             dir,
+            config,
         };
         s.spawn();
         s
     }
+
+
 
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(bin())
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(self.data_dir())
+        let mut cmd = Command::new(bin());
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(self.data_dir());
+        if let Some(c) = &self.config {
+            cmd.arg("--config").arg(c);
+        }
+        let mut child = cmd
             .env("HERALD_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "herald=warn")
             .stdout(Stdio::piped())

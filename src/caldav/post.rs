@@ -1,0 +1,148 @@
+//! POST to a schedule outbox (RFC 6638 section 5): a VFREEBUSY request
+//! about some calendar users, answered at once with a
+//! CALDAV:schedule-response holding each one's busy time. Our own users
+//! are answered from their calendars; others get 3.7 (not a user here).
+
+use super::error::{DavError, DavResult, Precondition};
+use super::xml::escape;
+use super::{Ctx, Resp, xml_response};
+use crate::ical;
+use crate::ical::model::{Comp, parse};
+use crate::ical::timezone::parse_date_time;
+use crate::store::{ScheduleBox, normalize_address};
+use chrono::{DateTime, Utc};
+use hyper::StatusCode;
+
+/// Most recipients answered in one request.
+const MAX_RECIPIENTS: usize = 100;
+
+fn utc_value(c: &Comp<'_>, name: &str) -> Option<DateTime<Utc>> {
+    let p = c.prop(name)?;
+    let (naive, utc) = parse_date_time(p.value.trim())?;
+    utc.then(|| naive.and_utc())
+}
+
+fn bad(why: &str) -> DavError {
+    DavError::precondition(Precondition::ValidSchedulingMessage, why.to_string())
+}
+
+pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
+    let (user, path) = ctx.node_target()?;
+    let store = &ctx.app.store;
+    let (_, node) = ctx.find_node(user, path)?.ok_or_else(DavError::not_found)?;
+    if node.collection().and_then(|c| c.schedule) != Some(ScheduleBox::Outbox) {
+        return Err(DavError::status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "POST is accepted by the schedule outbox only",
+        ));
+    }
+    let text = std::str::from_utf8(&ctx.body).map_err(|_| bad("the body is not UTF-8"))?;
+    let top = parse(text).map_err(|e| bad(&e.to_string()))?;
+    let cal = top
+        .iter()
+        .find(|c| c.name == "VCALENDAR")
+        .ok_or_else(|| bad("no VCALENDAR"))?;
+    if !cal
+        .prop("METHOD")
+        .is_some_and(|m| m.value.eq_ignore_ascii_case("REQUEST"))
+    {
+        return Err(bad("only METHOD:REQUEST free-busy requests are accepted"));
+    }
+    let fb = cal
+        .comps
+        .iter()
+        .find(|c| c.name == "VFREEBUSY")
+        .ok_or_else(|| bad("no VFREEBUSY component"))?;
+    let (Some(start), Some(end)) = (utc_value(fb, "DTSTART"), utc_value(fb, "DTEND")) else {
+        return Err(bad("DTSTART and DTEND must be UTC date-times"));
+    };
+    if end <= start {
+        return Err(bad("DTEND must be after DTSTART"));
+    }
+    let me = store
+        .principal(&ctx.user)?
+        .ok_or_else(|| DavError::Internal("authenticated user vanished".into()))?;
+    let organizer = fb
+        .prop("ORGANIZER")
+        .map(|p| normalize_address(&p.value))
+        .ok_or_else(|| bad("ORGANIZER is missing"))?;
+    if !me.emails.contains(&organizer) {
+        return Err(DavError::forbidden(
+            "ORGANIZER is not one of your addresses",
+        ));
+    }
+    let uid = fb.text("UID").unwrap_or_default();
+    let attendees: Vec<String> = fb
+        .props_named("ATTENDEE")
+        .map(|p| p.value.trim().to_string())
+        .take(MAX_RECIPIENTS)
+        .collect();
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<C:schedule-response xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">",
+    );
+    for attendee in &attendees {
+        out.push_str("<C:response><C:recipient><D:href>");
+        out.push_str(&escape(attendee));
+        out.push_str("</D:href></C:recipient>");
+        match store.principal_by_address(attendee)? {
+            Some(who) => {
+                let data = busy_of(ctx, &who, start, end)?;
+                let reply = as_reply(&data, &organizer, attendee, &uid);
+                out.push_str("<C:request-status>2.0;Success</C:request-status><C:calendar-data>");
+                out.push_str(&escape(&reply));
+                out.push_str("</C:calendar-data>");
+            }
+            None => out.push_str("<C:request-status>3.7;Invalid calendar user</C:request-status>"),
+        }
+        out.push_str("</C:response>");
+    }
+    out.push_str("</C:schedule-response>\n");
+    Ok(xml_response(StatusCode::OK, out))
+}
+
+/// Free/busy of every calendar of `user` over [start, end).
+fn busy_of(
+    ctx: &Ctx<'_>,
+    user: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> DavResult<String> {
+    let store = &ctx.app.store;
+    let mut texts = Vec::new();
+    for (cal, node) in store.children(user, "")? {
+        if node.calendar().is_none() {
+            continue;
+        }
+        let paths: Vec<String> = store
+            .time_candidates(user, &cal, Some(start.timestamp()), Some(end.timestamp()))?
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect();
+        for (_, _, body) in store.resources(user, &paths)? {
+            texts.push(String::from_utf8_lossy(&body).into_owned());
+        }
+    }
+    Ok(ical::free_busy(
+        texts.iter().map(String::as_str),
+        start,
+        end,
+    ))
+}
+
+/// Turn the VFREEBUSY of `free_busy` into an iTIP REPLY (RFC 5546 section 3.3.3).
+fn as_reply(data: &str, organizer: &str, attendee: &str, uid: &str) -> String {
+    let mut out = String::with_capacity(data.len() + 200);
+    for line in data.split_inclusive("\r\n") {
+        out.push_str(line);
+        if line.starts_with("VERSION:") {
+            out.push_str("METHOD:REPLY\r\n");
+        }
+        if line.starts_with("BEGIN:VFREEBUSY") {
+            out.push_str(&format!("ORGANIZER:{organizer}\r\nATTENDEE:{attendee}\r\n"));
+            if !uid.is_empty() {
+                out.push_str(&format!("UID:{}\r\n", ical::model::escape(uid)));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,304 @@
+//! The outbox worker: claims due iTIP messages from the store and delivers
+//! them, to our own users directly (their calendar and schedule inbox,
+//! RFC 6638 section 3.2) and to everyone else by email (iMIP, RFC 6047:
+//! over SMTP when `[smtp]` is configured, otherwise into the spool folder
+//! `DATA_DIR/mail-out/`). Each result goes back into the store with the
+//! organizer's SCHEDULE-STATUS for that attendee.
+
+use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender};
+use crate::scheduling::{self, ItipMessage, Method};
+use crate::store::{
+    DEFAULT_CALENDAR, INBOX, NewMessage, OutboxEntry, OutboxResult, PutRequest, Rewrite,
+    ScheduleTag, Store, StoreError, Transform,
+};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// How long a claimed message is reserved for this worker.
+const LEASE_SECONDS: i64 = 120;
+/// Messages claimed per round.
+const BATCH: usize = 256;
+/// How often the worker looks for due retries when nothing wakes it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// Name of the spool folder inside the data directory.
+pub const SPOOL_DIR: &str = "mail-out";
+
+pub struct Worker {
+    store: Store,
+    smtp: SmtpConfig,
+    sender: Option<SmtpSender>,
+    spool: PathBuf,
+    ready: Arc<Notify>,
+}
+
+impl Worker {
+    pub fn new(
+        store: Store,
+        smtp: SmtpConfig,
+        data_dir: &std::path::Path,
+        ready: Arc<Notify>,
+    ) -> Worker {
+        let sender = smtp.is_configured().then(|| SmtpSender::new(smtp.clone()));
+        Worker {
+            store,
+            smtp,
+            sender,
+            spool: data_dir.join(SPOOL_DIR),
+            ready,
+        }
+    }
+
+    /// Run until the task is dropped.
+    pub async fn run(mut self) {
+        match self.store.outbox_release_leases().await {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!("outbox: {n} message(s) interrupted by the last stop are due again")
+            }
+            Err(e) => tracing::error!("outbox: cannot release stale leases: {e}"),
+        }
+        loop {
+            match self.round().await {
+                Ok(0) => {
+                    let _ = tokio::time::timeout(POLL, self.ready.notified()).await;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!("outbox: {e}");
+                    tokio::time::sleep(POLL).await;
+                }
+            }
+        }
+    }
+
+    /// Claim and deliver one batch; returns how many were handled.
+    pub async fn round(&mut self) -> Result<usize, StoreError> {
+        let claimed = self.store.outbox_claim(LEASE_SECONDS, BATCH).await?;
+        let n = claimed.len();
+        for entry in claimed {
+            let (result, rewrite) = match &entry.message.local_user {
+                Some(user) => (self.deliver_local(user, &entry).await, None),
+                None => self.deliver_mail(&entry).await,
+            };
+            log_result(&entry, &result);
+            self.store.outbox_finish(entry.id, result, rewrite).await?;
+        }
+        Ok(n)
+    }
+
+    async fn deliver_local(&self, user: &str, entry: &OutboxEntry) -> OutboxResult {
+        let msg = to_itip(&entry.message);
+        let Some(method) = Method::parse(&entry.message.method) else {
+            return OutboxResult::Failed {
+                error: format!("unknown method {}", entry.message.method),
+            };
+        };
+        let name = format!("{}.ics", object_name(&msg.uid));
+        let outcome = match method {
+            Method::Request | Method::Add => {
+                let m = msg.clone();
+                let f: Transform = Box::new(move |cur| {
+                    scheduling::deliver_request(cur, &m)
+                        .map(Some)
+                        .map_err(|e| e.to_string())
+                });
+                self.store
+                    .transform_object(user, DEFAULT_CALENDAR, &msg.uid, &name, true, f)
+                    .await
+            }
+            Method::Cancel => {
+                let m = msg.clone();
+                let f: Transform = Box::new(move |cur| {
+                    scheduling::deliver_cancel(cur, &m).map_err(|e| e.to_string())
+                });
+                self.store
+                    .transform_object(user, DEFAULT_CALENDAR, &msg.uid, &name, true, f)
+                    .await
+            }
+            Method::Reply => {
+                let Some(calendar) = self.calendar_holding(user, &msg.uid) else {
+                    return OutboxResult::Failed {
+                        error: format!("no event {} in the calendars of {user}", msg.uid),
+                    };
+                };
+                let (ical, from) = (msg.ical.clone(), msg.sender.clone());
+                let f: Transform = Box::new(move |cur| match cur {
+                    Some(c) => scheduling::apply_reply(c, &ical, &from)
+                        .map(Some)
+                        .map_err(|e| e.to_string()),
+                    None => Ok(None),
+                });
+                self.store
+                    .transform_object(user, &calendar, &msg.uid, &name, false, f)
+                    .await
+            }
+            other => {
+                return OutboxResult::Failed {
+                    error: format!("{} is not delivered locally", other.as_str()),
+                };
+            }
+        };
+        match outcome {
+            Ok(_) => {
+                self.copy_to_inbox(user, entry).await;
+                OutboxResult::Sent
+            }
+            Err(StoreError::Backend(e)) => OutboxResult::Retry {
+                due: chrono::Utc::now().timestamp() + 30,
+                error: e,
+            },
+            Err(e) => OutboxResult::Failed {
+                error: e.to_string(),
+            },
+        }
+    }
+
+    /// The calendar (path) of `user` holding `uid`, if any.
+    fn calendar_holding(&self, user: &str, uid: &str) -> Option<String> {
+        let calendars = self.store.children(user, "").ok()?;
+        calendars
+            .into_iter()
+            .filter(|(_, n)| n.calendar().is_some())
+            .find(|(p, _)| self.store.uid_in(user, p, uid).ok().flatten().is_some())
+            .map(|(p, _)| p)
+    }
+
+    /// Keep the iTIP message in the recipient's schedule inbox (RFC 6638 section 4.1).
+    async fn copy_to_inbox(&self, user: &str, entry: &OutboxEntry) {
+        let path = format!("{INBOX}{}.ics", object_name(&entry.message_id));
+        let req = PutRequest {
+            body: entry.message.ical.as_bytes().to_vec(),
+            content_type: format!(
+                "text/calendar; charset=utf-8; method={}",
+                entry.message.method
+            ),
+            if_match: None,
+            if_none_match_any: false,
+            if_schedule_tag: None,
+            calendar: None,
+            schedule_tag: ScheduleTag::None,
+            outbox: Vec::new(),
+        };
+        if let Err(e) = self.store.put(user, &path, req).await {
+            tracing::warn!("outbox {}: inbox copy for {user} failed: {e}", entry.id);
+        }
+    }
+
+    async fn deliver_mail(&mut self, entry: &OutboxEntry) -> (OutboxResult, Option<Rewrite>) {
+        let m = &entry.message;
+        let out = Outgoing {
+            method: &m.method,
+            recipient: &m.recipient,
+            sender: &m.sender,
+            ical: &m.ical,
+            message_id: &entry.message_id,
+            date: chrono::DateTime::from_timestamp(entry.created, 0).unwrap_or_default(),
+        };
+        let bytes = match imip::build_message(&out, &self.smtp) {
+            Ok(b) => b,
+            Err(e) => {
+                return (
+                    OutboxResult::Failed {
+                        error: e.to_string(),
+                    },
+                    status_rewrite(m, "5.1"),
+                );
+            }
+        };
+        let Some(sender) = self.sender.as_mut() else {
+            return match imip::spool(&self.spool, &entry.message_id, &bytes) {
+                Ok(_) => (OutboxResult::Sent, status_rewrite(m, "1.1")),
+                Err(e) => (
+                    OutboxResult::Retry {
+                        due: chrono::Utc::now().timestamp() + 30,
+                        error: e.to_string(),
+                    },
+                    None,
+                ),
+            };
+        };
+        match sender.send(&m.recipient, &bytes).await {
+            Delivery::Sent => (OutboxResult::Sent, status_rewrite(m, "1.1")),
+            Delivery::Permanent(e) => (OutboxResult::Failed { error: e }, status_rewrite(m, "5.1")),
+            Delivery::Transient(e) if entry.attempts >= self.smtp.max_attempts => {
+                (OutboxResult::Failed { error: e }, status_rewrite(m, "5.1"))
+            }
+            Delivery::Transient(e) => {
+                let delay = imip::retry_delay(&self.smtp, entry.attempts);
+                let due = chrono::Utc::now().timestamp() + delay.as_secs().max(1) as i64;
+                (OutboxResult::Retry { due, error: e }, None)
+            }
+        }
+    }
+}
+
+/// SCHEDULE-STATUS update of the organizer's copy for a REQUEST/CANCEL.
+fn status_rewrite(m: &NewMessage, status: &'static str) -> Option<Rewrite> {
+    if m.method == "REPLY" {
+        return None;
+    }
+    let attendee = m.recipient.clone();
+    Some(Box::new(move |text: &str| {
+        scheduling::set_schedule_status(text, &attendee, status)
+    }))
+}
+
+fn to_itip(m: &NewMessage) -> ItipMessage {
+    ItipMessage {
+        method: Method::parse(&m.method).unwrap_or(Method::Request),
+        recipient: m.recipient.clone(),
+        sender: m.sender.clone(),
+        uid: m.uid.clone(),
+        sequence: 0,
+        ical: m.ical.clone(),
+    }
+}
+
+/// A safe resource name from a UID or Message-ID.
+fn object_name(s: &str) -> String {
+    let safe: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let safe = safe.trim_start_matches('.').to_string();
+    if safe.is_empty() {
+        "event".into()
+    } else {
+        safe
+    }
+}
+
+fn log_result(entry: &OutboxEntry, result: &OutboxResult) {
+    let m = &entry.message;
+    match result {
+        OutboxResult::Sent => tracing::info!(
+            "outbox {}: {} {} to {} delivered",
+            entry.id,
+            m.method,
+            m.uid,
+            m.recipient
+        ),
+        OutboxResult::Retry { error, due } => tracing::warn!(
+            "outbox {}: {} to {} failed for now ({error}); retry at {due}",
+            entry.id,
+            m.method,
+            m.recipient
+        ),
+        OutboxResult::Failed { error } => tracing::warn!(
+            "outbox {}: {} to {} failed for good: {error}",
+            entry.id,
+            m.method,
+            m.recipient
+        ),
+    }
+}

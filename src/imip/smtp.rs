@@ -1,0 +1,212 @@
+//! The SMTP client: one transaction per recipient over a connection that is
+//! kept open between messages and opened again when it dropped.
+
+use std::time::Duration;
+
+use mail_send::smtp::message::Parameters;
+use mail_send::{Credentials, SmtpClient, SmtpClientBuilder};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::{SmtpConfig, bare_address};
+
+/// Result of one SMTP delivery attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    Sent,
+    /// 4xx, connection refused, timeout, TLS failure: try again later.
+    Transient(String),
+    /// 5xx for this recipient (e.g. 550 no such user): do not retry.
+    Permanent(String),
+}
+
+pub(super) enum Conn {
+    Plain(SmtpClient<TcpStream>),
+    Tls(Box<SmtpClient<TlsStream<TcpStream>>>),
+}
+
+/// An SMTP client that keeps its connection open between messages.
+pub struct SmtpSender {
+    config: SmtpConfig,
+    builder: Option<SmtpClientBuilder<String>>,
+    pub(super) conn: Option<Conn>,
+}
+
+/// How a failed step ends the attempt, and whether the connection is still usable.
+struct Failure {
+    delivery: Delivery,
+    keep: bool,
+}
+
+fn failure(step: &str, err: mail_send::Error) -> Failure {
+    match err {
+        mail_send::Error::UnexpectedReply(r) => {
+            let text = format!("{step}: {} {}", r.code, r.message.trim());
+            // 421: the server closes the connection.
+            let keep = r.code != 421;
+            let delivery = if (500..600).contains(&r.code) {
+                Delivery::Permanent(text)
+            } else {
+                Delivery::Transient(text)
+            };
+            Failure { delivery, keep }
+        }
+        other => Failure {
+            delivery: Delivery::Transient(format!("{step}: {other}")),
+            keep: false,
+        },
+    }
+}
+
+/// MAIL FROM, RCPT TO, DATA; after a refusal the transaction is reset so
+/// the connection can carry the next one.
+async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    from: &str,
+    to: &str,
+    message: &[u8],
+) -> Result<(), Failure> {
+    let params = Parameters::default();
+    // mail-send ends DATA with CRLF "." CRLF: a final CRLF of ours would add an empty line.
+    let message = message.strip_suffix(b"\r\n").unwrap_or(message);
+    let result: Result<(), Failure> = async {
+        client
+            .mail_from(from, &params)
+            .await
+            .map_err(|e| failure("MAIL FROM", e))?;
+        client
+            .rcpt_to(to, &params)
+            .await
+            .map_err(|e| failure("RCPT TO", e))?;
+        client.data(message).await.map_err(|e| failure("DATA", e))?;
+        Ok(())
+    }
+    .await;
+    match result {
+        Err(mut f) if f.keep => {
+            f.keep = client.rset().await.is_ok();
+            Err(f)
+        }
+        other => other,
+    }
+}
+
+impl SmtpSender {
+    pub fn new(config: SmtpConfig) -> Self {
+        SmtpSender {
+            config,
+            builder: None,
+            conn: None,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        Duration::from_secs(self.config.timeout_seconds.clamp(1, 86_400))
+    }
+
+    /// The connection settings, made once (the TLS set-up loads the
+    /// system's root certificates).
+    fn builder(&mut self) -> Result<&SmtpClientBuilder<String>, String> {
+        if self.builder.is_none() {
+            // rustls needs a process-wide provider; this build only has ring.
+            let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+            let c = &self.config;
+            let mut b = SmtpClientBuilder::new(c.host.trim().to_string(), c.port)
+                .map_err(|e| format!("TLS set-up: {e}"))?
+                .implicit_tls(c.security.eq_ignore_ascii_case("tls"))
+                .timeout(self.timeout());
+            if let Some(helo) = c.helo.as_ref().filter(|h| !h.trim().is_empty()) {
+                b = b.helo_host(helo.trim());
+            }
+            if let Some(user) = &c.username {
+                let secret = c.password().map_err(|e| e.to_string())?.unwrap_or_default();
+                b = b.credentials(Credentials::new(user.clone(), secret));
+            }
+            self.builder = Some(b);
+        }
+        self.builder
+            .as_ref()
+            .ok_or_else(|| "no SMTP settings".to_string())
+    }
+
+    async fn connect(&mut self) -> Result<Conn, String> {
+        let plain = self.config.security.eq_ignore_ascii_case("none");
+        let timeout = self.timeout();
+        let host = format!("{}:{}", self.config.host.trim(), self.config.port);
+        let builder = self.builder()?;
+        let result = if plain {
+            tokio::time::timeout(timeout, builder.connect_plain())
+                .await
+                .map(|r| r.map(Conn::Plain))
+        } else {
+            tokio::time::timeout(timeout, builder.connect())
+                .await
+                .map(|r| r.map(|c| Conn::Tls(Box::new(c))))
+        };
+        match result {
+            Ok(Ok(conn)) => Ok(conn),
+            Ok(Err(e)) => Err(format!("connecting to {host}: {e}")),
+            Err(_) => Err(format!("connecting to {host}: timed out")),
+        }
+    }
+
+    /// Is the kept connection still alive? (RSET also clears any state.)
+    async fn alive(conn: &mut Conn) -> bool {
+        match conn {
+            Conn::Plain(c) => c.rset().await.is_ok(),
+            Conn::Tls(c) => c.rset().await.is_ok(),
+        }
+    }
+
+    /// Ends the kept connection politely (QUIT), e.g. when the outbox is empty.
+    pub async fn close(&mut self) {
+        match self.conn.take() {
+            Some(Conn::Plain(c)) => drop(c.quit().await),
+            Some(Conn::Tls(c)) => drop((*c).quit().await),
+            None => {}
+        }
+    }
+
+    /// One delivery attempt of `message` to `recipient` ("mailto:x@y" or "x@y").
+    pub async fn send(&mut self, recipient: &str, message: &[u8]) -> Delivery {
+        if !self.config.is_configured() {
+            return Delivery::Transient("no SMTP host configured".into());
+        }
+        let Some(to) = bare_address(recipient) else {
+            return Delivery::Permanent(format!("not a mail address: {recipient:?}"));
+        };
+        let Some(from) = bare_address(&self.config.from).map(str::to_string) else {
+            return Delivery::Transient(format!("bad [smtp] from: {:?}", self.config.from));
+        };
+        let mut kept = self.conn.take();
+        if let Some(c) = kept.as_mut()
+            && !Self::alive(c).await
+        {
+            kept = None;
+        }
+        let mut conn = match kept {
+            Some(c) => c,
+            None => match self.connect().await {
+                Ok(c) => c,
+                Err(e) => return Delivery::Transient(e),
+            },
+        };
+        let result = match &mut conn {
+            Conn::Plain(c) => transaction(c, &from, to, message).await,
+            Conn::Tls(c) => transaction(c, &from, to, message).await,
+        };
+        match result {
+            Ok(()) => {
+                self.conn = Some(conn);
+                Delivery::Sent
+            }
+            Err(f) => {
+                if f.keep {
+                    self.conn = Some(conn);
+                }
+                f.delivery
+            }
+        }
+    }
+}

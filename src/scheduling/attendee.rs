@@ -1,0 +1,294 @@
+//! The attendee's side (RFC 6638 section 3.2.2): checking that an attendee's
+//! PUT on their copy of an organizer's event only makes allowed changes, and
+//! the REPLY to the organizer when their participation changed.
+//!
+//! Allowed (decision): on their own ATTENDEE the PARTSTAT, RSVP and
+//! DELEGATED-TO parameters (and SCHEDULE-STATUS removal); ATTENDEEs they add
+//! as delegates (DELEGATED-FROM = them); VALARMs; TRANSP, CATEGORIES, COMMENT
+//! (personal; COMMENT travels in the REPLY), X- properties, DTSTAMP,
+//! LAST-MODIFIED, CREATED; COMPLETED, PERCENT-COMPLETE and STATUS of a VTODO;
+//! new EXDATEs on the master (declines those instances, RFC 6638 section
+//! 3.2.2.3); a new override whose organizer data (what it carries of it)
+//! matches the master: it is stored as a copy of the master for that instance
+//! carrying their personal data, so a minimal override (RECURRENCE-ID and
+//! their ATTENDEE) is enough. Everything else is organizer data: AttendeeChangeNotAllowed.
+//! SEQUENCE and other attendees' parameters are kept as stored (a client's
+//! stale copy cannot roll them back).
+
+use super::ics::{self, Comp, Prop};
+use super::message::{self, reply_comp};
+use super::object::{
+    self, View, attendee, exdates, instance_from_master, key, partstat, sched_comps, sequence,
+    server_scheduled, set_sequence,
+};
+use super::{AttendeeOutcome, ItipError, Method, normalize_address};
+
+const PERSONAL: [&str; 8] = [
+    "DTSTAMP",
+    "LAST-MODIFIED",
+    "CREATED",
+    "SEQUENCE",
+    "TRANSP",
+    "CATEGORIES",
+    "COMMENT",
+    "EXDATE",
+];
+const TODO_PERSONAL: [&str; 3] = ["COMPLETED", "PERCENT-COMPLETE", "STATUS"];
+const INSTANCE_TIME: [&str; 7] = [
+    "DTSTART",
+    "DTEND",
+    "DURATION",
+    "DUE",
+    "RRULE",
+    "RDATE",
+    "RECURRENCE-ID",
+];
+const OWN_PARAMS: [&str; 5] = [
+    "PARTSTAT",
+    "RSVP",
+    "DELEGATED-TO",
+    "SCHEDULE-STATUS",
+    "SCHEDULE-FORCE-SEND",
+];
+
+fn is_personal(c: &Comp, p: &Prop) -> bool {
+    PERSONAL.contains(&p.name.as_str())
+        || p.name.starts_with("X-")
+        || (c.name == "VTODO" && TODO_PERSONAL.contains(&p.name.as_str()))
+}
+
+fn delegated_from(p: &Prop, a: &str) -> bool {
+    p.param_values("DELEGATED-FROM")
+        .iter()
+        .any(|d| normalize_address(d) == a)
+}
+
+/// The organizer-owned data of `c` as seen by attendee `a`, in comparison form.
+fn org_data(c: &Comp, a: &str, instance: bool) -> Vec<String> {
+    let mut v = Vec::new();
+    for p in &c.props {
+        if is_personal(c, p) || (instance && INSTANCE_TIME.contains(&p.name.as_str())) {
+            continue;
+        }
+        let s = match p.name.as_str() {
+            "ATTENDEE" if normalize_address(&p.value) == a => p.canonical(&OWN_PARAMS),
+            "ATTENDEE" if delegated_from(p, a) => continue,
+            "ATTENDEE" => format!("ATTENDEE:{}", normalize_address(&p.value)),
+            "ORGANIZER" => format!("ORGANIZER:{}", normalize_address(&p.value)),
+            _ => p.canonical(&[]),
+        };
+        v.push(s);
+    }
+    v.sort();
+    v
+}
+
+/// Compare organizer data; Err names the first property that differs. With
+/// `subset`, `new` may leave properties out (a new override: they are copied
+/// from the master).
+fn check_same(old: &[String], new: &[String], subset: bool) -> Result<(), ItipError> {
+    let missing = if subset {
+        None
+    } else {
+        old.iter().find(|x| !new.contains(x))
+    };
+    let differ = missing.or_else(|| new.iter().find(|x| !old.contains(x)));
+    match differ {
+        None if subset || old.len() == new.len() => Ok(()),
+        d => {
+            let what = d.map_or("the properties", |s| {
+                s.split([';', ':']).next().unwrap_or(s)
+            });
+            Err(ItipError::AttendeeChangeNotAllowed(what.to_string()))
+        }
+    }
+}
+
+/// Other attendees' properties back as stored; SEQUENCE as stored.
+fn restore_organizer_parts(c: &mut Comp, stored: &Comp, a: &str) {
+    for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
+        let addr = normalize_address(&p.value);
+        if addr != a
+            && let Some(o) = attendee(stored, &addr)
+        {
+            *p = o.clone();
+        }
+    }
+    set_sequence(c, sequence(stored));
+}
+
+/// An override the attendee added: the master's instance with their personal data.
+fn build_override(master: &Comp, c: &Comp, a: &str) -> Result<Comp, ItipError> {
+    let rid = c
+        .prop("RECURRENCE-ID")
+        .ok_or_else(|| ItipError::InvalidObject("no RECURRENCE-ID".into()))?;
+    let mut out = instance_from_master(master, rid);
+    out.props
+        .retain(|p| !is_personal(master, p) || p.name == "SEQUENCE");
+    out.props.extend(
+        c.props
+            .iter()
+            .filter(|p| is_personal(c, p) && p.name != "SEQUENCE")
+            .cloned(),
+    );
+    match (
+        out.props
+            .iter_mut()
+            .find(|p| p.name == "ATTENDEE" && normalize_address(&p.value) == a),
+        attendee(c, a),
+    ) {
+        (Some(slot), Some(mine)) => *slot = mine.clone(),
+        (None, Some(mine)) => out.props.push(mine.clone()),
+        _ => {}
+    }
+    out.props.extend(
+        c.props_named("ATTENDEE")
+            .filter(|p| delegated_from(p, a))
+            .cloned(),
+    );
+    out.comps = c.comps.clone();
+    Ok(out)
+}
+
+fn reply_needed(old: &Prop, new: &Prop) -> bool {
+    partstat(old) != partstat(new)
+        || old.param_values("DELEGATED-TO") != new.param_values("DELEGATED-TO")
+        || new
+            .param("SCHEDULE-FORCE-SEND")
+            .is_some_and(|v| v.eq_ignore_ascii_case("REPLY"))
+}
+
+/// Attendee PUT on their copy of an organizer's event (RFC 6638 section 3.2.2).
+/// See the module doc for what may change. No REPLY when SCHEDULE-AGENT on
+/// their ATTENDEE or on the ORGANIZER is CLIENT or NONE.
+pub fn attendee_put(
+    old: &str,
+    new: &str,
+    attendee_addrs: &[String],
+) -> Result<AttendeeOutcome, ItipError> {
+    let old_cal = object::parse_cal(old)?;
+    let mut cal = object::parse_cal(new)?;
+    if object::uid(&old_cal) != object::uid(&cal) {
+        return Err(ItipError::UidMismatch);
+    }
+    let org = object::organizer(&old_cal).ok_or(ItipError::NotSchedulingObject)?;
+    if object::organizer(&cal).as_deref() != Some(org.as_str()) {
+        return Err(ItipError::AttendeeChangeNotAllowed("ORGANIZER".into()));
+    }
+    let mine: Vec<String> = attendee_addrs
+        .iter()
+        .map(|x| normalize_address(x))
+        .collect();
+    let a = mine
+        .iter()
+        .find(|m| sched_comps(&old_cal).any(|c| attendee(c, m).is_some()))
+        .cloned()
+        .ok_or(ItipError::NoSuchAttendee)?;
+    let ov = View::new(&old_cal);
+    let (old_ex, new_ex) = {
+        let nv = View::new(&cal);
+        (
+            ov.master.map(exdates).unwrap_or_default(),
+            nv.master.map(exdates).unwrap_or_default(),
+        )
+    };
+    if let Some((k, _)) = old_ex
+        .iter()
+        .find(|(k, _)| !new_ex.iter().any(|(x, _)| x == k))
+    {
+        return Err(ItipError::AttendeeChangeNotAllowed(format!(
+            "EXDATE (removed {k})"
+        )));
+    }
+    let added_ex: Vec<&(String, Prop)> = new_ex
+        .iter()
+        .filter(|(k, _)| !old_ex.iter().any(|(x, _)| x == k))
+        .collect();
+    {
+        let nv = View::new(&cal);
+        if ov.master.is_some() && nv.master.is_none() {
+            return Err(ItipError::AttendeeChangeNotAllowed(
+                "the master component (removed)".into(),
+            ));
+        }
+        for (k, _) in &ov.overrides {
+            if !nv.has_override(k) && !added_ex.iter().any(|(x, _)| x == k) {
+                return Err(ItipError::AttendeeChangeNotAllowed(format!(
+                    "RECURRENCE-ID {k} (removed)"
+                )));
+            }
+        }
+    }
+    let mut reply = Vec::new();
+    for i in 0..cal.comps.len() {
+        if !object::is_sched(&cal.comps[i]) {
+            continue;
+        }
+        let k = key(&cal.comps[i]);
+        let stored = match ov.get(&k) {
+            Some(o) => {
+                check_same(
+                    &org_data(o, &a, false),
+                    &org_data(&cal.comps[i], &a, false),
+                    false,
+                )?;
+                let mut c = cal.comps[i].clone();
+                restore_organizer_parts(&mut c, o, &a);
+                c
+            }
+            None => {
+                let m = ov.master.filter(|m| object::recurs(m));
+                let m =
+                    m.ok_or_else(|| ItipError::NoSuchInstance(k.clone().unwrap_or_default()))?;
+                check_same(
+                    &org_data(m, &a, true),
+                    &org_data(&cal.comps[i], &a, true),
+                    true,
+                )?;
+                build_override(m, &cal.comps[i], &a)?
+            }
+        };
+        let before = ov.eff(&k).and_then(|o| attendee(o, &a));
+        if let (Some(b), Some(now)) = (before, attendee(&stored, &a))
+            && reply_needed(b, now)
+        {
+            reply.push(reply_comp(&stored, now, sequence(&stored)));
+        }
+        cal.comps[i] = stored;
+    }
+    if let Some(m) = ov.master
+        && let Some(att) = attendee(m, &a)
+    {
+        for (_, rid) in &added_ex {
+            let mut declined = att.clone();
+            declined.set_param("PARTSTAT", "DECLINED");
+            let mut r = reply_comp(m, &declined, sequence(m));
+            r.props.retain(|p| p.name != "DTSTART");
+            r.props.insert(1, rid.clone());
+            reply.push(r);
+        }
+    }
+    for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
+        for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
+            p.remove_param("SCHEDULE-FORCE-SEND");
+        }
+    }
+    let org_prop = sched_comps(&old_cal).find_map(|c| c.prop("ORGANIZER"));
+    let own = sched_comps(&old_cal).find_map(|c| attendee(c, &a));
+    let own_new = sched_comps(&cal).find_map(|c| attendee(c, &a));
+    let server = org_prop.is_none_or(server_scheduled)
+        && own.is_none_or(server_scheduled)
+        && own_new.is_none_or(server_scheduled);
+    let messages = if server {
+        message::build(Method::Reply, &org, &a, reply, &[&cal, &old_cal])
+            .into_iter()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(AttendeeOutcome {
+        stored: ics::to_string(&cal),
+        messages,
+        schedule_tag_changes: false,
+    })
+}

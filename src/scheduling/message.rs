@@ -1,0 +1,181 @@
+//! Building outgoing iTIP messages (RFC 5546 section 3.2): the VCALENDAR with
+//! METHOD, the VTIMEZONEs the components reference, DTSTAMP set to the time
+//! the message was made, no VALARM (the sender's own alarms) and no
+//! SCHEDULE-STATUS / SCHEDULE-AGENT / SCHEDULE-FORCE-SEND parameters
+//! (RFC 6638 section 7.3: never in scheduling messages).
+//!
+//! REQUEST: the recipient's components, every ATTENDEE listed; a master whose
+//! overrides leave the recipient out gets EXDATEs for those instances so the
+//! recipient sees only the instances they are invited to.
+//! CANCEL: UID, SEQUENCE, ORGANIZER, the ATTENDEEs concerned, RECURRENCE-ID for
+//! an instance, DTSTART/SUMMARY for display, STATUS:CANCELLED. RFC 5546
+//! section 3.2.5: a removed attendee's CANCEL lists only them; the cancellation
+//! of an event or instance lists all its attendees.
+//! REPLY: only the replying ATTENDEE, plus ORGANIZER, UID, DTSTAMP, SEQUENCE,
+//! RECURRENCE-ID, DTSTART (and the attendee's COMMENT, if any).
+
+use super::ics::{self, Comp, Prop};
+use super::object::{self, attendee};
+use super::{ItipMessage, Method};
+
+const PRODID: &str = "-//Herald//CalDAV Server//EN";
+const SCHED_PARAMS: [&str; 3] = ["SCHEDULE-STATUS", "SCHEDULE-AGENT", "SCHEDULE-FORCE-SEND"];
+
+/// The current time as a UTC DATE-TIME value.
+pub(super) fn now_stamp() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
+}
+
+fn strip_sched_params(p: &mut Prop) {
+    for n in SCHED_PARAMS {
+        p.remove_param(n);
+    }
+}
+
+/// A component ready to leave: no alarms, no SCHEDULE-* parameters, fresh DTSTAMP.
+fn outgoing(mut c: Comp, stamp: &str) -> Comp {
+    c.comps.retain(|s| s.name != "VALARM");
+    for p in c.props.iter_mut() {
+        if p.name == "ATTENDEE" || p.name == "ORGANIZER" {
+            strip_sched_params(p);
+        }
+    }
+    let had = c.prop("DTSTAMP").is_some();
+    c.set("DTSTAMP", stamp);
+    if !had {
+        // Keep DTSTAMP next to UID for readability.
+        if let Some(last) = c.props.pop() {
+            let at = c
+                .props
+                .iter()
+                .position(|p| p.name == "UID")
+                .map_or(0, |i| i + 1);
+            c.props.insert(at, last);
+        }
+    }
+    c
+}
+
+/// Wrap components into a VCALENDAR with METHOD and the VTIMEZONEs they use
+/// (looked up in `tz_sources` in order).
+fn envelope(method: Method, comps: &[Comp], tz_sources: &[&Comp]) -> String {
+    let mut cal = Comp::new("VCALENDAR");
+    cal.props.push(Prop::new("VERSION", "2.0"));
+    cal.props.push(Prop::new("PRODID", PRODID));
+    cal.props.push(Prop::new("METHOD", method.as_str()));
+    let mut tzids = Vec::new();
+    for c in comps {
+        ics::referenced_tzids(c, &mut tzids);
+    }
+    for t in &tzids {
+        let found = tz_sources.iter().find_map(|src| {
+            src.comps
+                .iter()
+                .find(|z| z.name == "VTIMEZONE" && z.value("TZID") == Some(t.as_str()))
+        });
+        if let Some(z) = found {
+            cal.comps.push(z.clone());
+        }
+    }
+    cal.comps.extend(comps.iter().cloned());
+    ics::to_string(&cal)
+}
+
+/// Assemble one message; None when there is nothing to send.
+pub(super) fn build(
+    method: Method,
+    recipient: &str,
+    sender: &str,
+    comps: Vec<Comp>,
+    tz_sources: &[&Comp],
+) -> Option<ItipMessage> {
+    let stamp = now_stamp();
+    let comps: Vec<Comp> = comps.into_iter().map(|c| outgoing(c, &stamp)).collect();
+    let first = comps
+        .iter()
+        .find(|c| c.prop("RECURRENCE-ID").is_none())
+        .or(comps.first())?;
+    Some(ItipMessage {
+        method,
+        recipient: recipient.to_string(),
+        sender: sender.to_string(),
+        uid: first.value("UID").unwrap_or_default().to_string(),
+        sequence: object::sequence(first),
+        ical: envelope(method, &comps, tz_sources),
+    })
+}
+
+/// The components of a REQUEST for `recipient` from the organizer's `cal`.
+pub(super) fn request_comps(cal: &Comp, recipient: &str) -> Vec<Comp> {
+    let view = object::View::new(cal);
+    let mut out = Vec::new();
+    for c in object::sched_comps(cal) {
+        if attendee(c, recipient).is_none() {
+            continue;
+        }
+        let mut c = c.clone();
+        if c.prop("RECURRENCE-ID").is_none() {
+            // Instances overridden without the recipient are not theirs.
+            for (_, o) in &view.overrides {
+                if attendee(o, recipient).is_none()
+                    && let Some(rid) = o.prop("RECURRENCE-ID")
+                {
+                    let mut ex = rid.renamed("EXDATE");
+                    ex.remove_param("RANGE");
+                    c.props.push(ex);
+                }
+            }
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One CANCEL component for `src` (the whole event when `rid` is None).
+pub(super) fn cancel_comp(src: &Comp, rid: Option<&Prop>, seq: i64, attendees: &[Prop]) -> Comp {
+    let mut c = Comp::new(&src.name);
+    for name in ["UID", "ORGANIZER"] {
+        if let Some(p) = src.prop(name) {
+            c.props.push(p.clone());
+        }
+    }
+    c.props.push(Prop::new("SEQUENCE", &seq.to_string()));
+    match rid {
+        Some(r) => {
+            let r = r.renamed("RECURRENCE-ID");
+            let mut start = r.renamed("DTSTART");
+            start.remove_param("RANGE");
+            c.props.push(start);
+            c.props.push(r);
+        }
+        None => {
+            if let Some(p) = src.prop("DTSTART") {
+                c.props.push(p.clone());
+            }
+        }
+    }
+    if let Some(p) = src.prop("SUMMARY") {
+        c.props.push(p.clone());
+    }
+    c.props.extend(attendees.iter().cloned());
+    c.props.push(Prop::new("STATUS", "CANCELLED"));
+    c
+}
+
+/// One REPLY component: `src` is the attendee's component, `att` their ATTENDEE.
+pub(super) fn reply_comp(src: &Comp, att: &Prop, seq: i64) -> Comp {
+    let mut c = Comp::new(&src.name);
+    for name in ["UID", "ORGANIZER", "RECURRENCE-ID", "DTSTART"] {
+        if let Some(p) = src.prop(name) {
+            c.props.push(p.clone());
+        }
+    }
+    c.props.push(Prop::new("SEQUENCE", &seq.to_string()));
+    let mut a = att.clone();
+    a.remove_param("RSVP");
+    c.props.push(a);
+    if let Some(p) = src.prop("COMMENT") {
+        c.props.push(p.clone());
+    }
+    c
+}

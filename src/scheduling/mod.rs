@@ -1,0 +1,224 @@
+//! iTIP organizer role in the server (RFC 6638 CalDAV scheduling, RFC 5546
+//! iTIP): pure functions, no I/O. Given the old and new calendar object and
+//! who acted, they produce the object to store and the iTIP messages to send.
+//! This file owns the public API types (methods, errors, messages, outcomes)
+//! and the address helpers; the work is done in the sub-modules:
+//! `organizer` (organizer PUT/DELETE), `attendee` (attendee PUT), `apply`
+//! (delivering REQUEST/CANCEL to a local attendee, applying a REPLY,
+//! SCHEDULE-STATUS updates), `message` (building outgoing iTIP objects),
+//! `object` (reading scheduling objects) and `ics` (the owned iCalendar tree).
+//!
+//! Decisions (see the functions for details):
+//! - Significant ("rescheduling") set, per component: DTSTART, DTEND, DURATION,
+//!   DUE, RRULE, RDATE, EXDATE, LOCATION, SUMMARY, STATUS and the list of
+//!   ATTENDEE addresses of the instance. A change there bumps SEQUENCE and
+//!   sends a REQUEST to every attendee of that instance; anything else
+//!   (DESCRIPTION, PARTSTAT, alarms, ...) is stored without messages.
+//! - Adding or removing an attendee changes the attendee list, so the other
+//!   attendees of that instance get a REQUEST (with the new list) too, and the
+//!   removed one a CANCEL.
+//! - A time change (DTSTART/DTEND/DURATION/DUE/RRULE/RDATE, or an EXDATE
+//!   removed) resets the other attendees' PARTSTAT to NEEDS-ACTION (RFC 6638
+//!   section 3.2.8).
+
+mod apply;
+mod attendee;
+mod ics;
+mod message;
+mod object;
+mod organizer;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_attendee;
+
+use std::fmt;
+
+pub use apply::{apply_reply, deliver_cancel, deliver_request, set_schedule_status};
+pub use attendee::attendee_put;
+pub use organizer::{organizer_delete, organizer_put};
+
+/// RFC 5546 methods herald produces or consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Method {
+    Request,
+    Cancel,
+    Reply,
+    Add,
+    Refresh,
+    Counter,
+    DeclineCounter,
+    Publish,
+}
+
+const METHODS: [Method; 8] = [
+    Method::Request,
+    Method::Cancel,
+    Method::Reply,
+    Method::Add,
+    Method::Refresh,
+    Method::Counter,
+    Method::DeclineCounter,
+    Method::Publish,
+];
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Request => "REQUEST",
+            Method::Cancel => "CANCEL",
+            Method::Reply => "REPLY",
+            Method::Add => "ADD",
+            Method::Refresh => "REFRESH",
+            Method::Counter => "COUNTER",
+            Method::DeclineCounter => "DECLINECOUNTER",
+            Method::Publish => "PUBLISH",
+        }
+    }
+
+    /// Case-insensitive; surrounding white space ignored.
+    pub fn parse(s: &str) -> Option<Self> {
+        let s = s.trim();
+        METHODS
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+/// Why a scheduling operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ItipError {
+    /// Not a usable calendar object (parse error, no VEVENT/VTODO, mixed UIDs...).
+    InvalidObject(String),
+    /// No ORGANIZER at all: not a scheduling object resource.
+    NotSchedulingObject,
+    /// The ORGANIZER is not one of the acting user's addresses.
+    NotOrganizer,
+    /// The ORGANIZER differs from the stored one, or between components
+    /// (CALDAV:allowed-organizer-scheduling-object-change / same-organizer-in-all-components).
+    OrganizerChanged,
+    /// The UID differs from the stored object's.
+    UidMismatch,
+    /// An attendee changed organizer data (CALDAV:allowed-attendee-scheduling-object-change);
+    /// the string names what.
+    AttendeeChangeNotAllowed(String),
+    /// The acting user (or the REPLY's ATTENDEE) is not an attendee of the event.
+    NoSuchAttendee,
+    /// A RECURRENCE-ID that does not name an instance that can be overridden.
+    NoSuchInstance(String),
+    /// A REPLY component must carry exactly one ATTENDEE; this one has that many.
+    ReplyAttendeeCount(usize),
+    /// The REPLY's ATTENDEE is not the sender (`from`), nor sent by it (SENT-BY).
+    SenderMismatch,
+    /// The message's SEQUENCE is lower than the stored one (RFC 5546 section 2.1.5).
+    Stale,
+    /// The message carries a METHOD this operation does not handle.
+    WrongMethod(String),
+}
+
+impl fmt::Display for ItipError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ItipError::InvalidObject(m) => write!(f, "invalid scheduling object: {m}"),
+            ItipError::NotSchedulingObject => f.write_str("the object has no ORGANIZER"),
+            ItipError::NotOrganizer => {
+                f.write_str("the ORGANIZER is not one of the calendar user's addresses")
+            }
+            ItipError::OrganizerChanged => {
+                f.write_str("the ORGANIZER may not change and must be the same in all components")
+            }
+            ItipError::UidMismatch => f.write_str("the UID does not match the stored object"),
+            ItipError::AttendeeChangeNotAllowed(what) => {
+                write!(f, "an attendee may not change {what}")
+            }
+            ItipError::NoSuchAttendee => f.write_str("not an ATTENDEE of this event"),
+            ItipError::NoSuchInstance(r) => write!(f, "no recurrence instance {r}"),
+            ItipError::ReplyAttendeeCount(n) => {
+                write!(
+                    f,
+                    "a REPLY must have exactly one ATTENDEE per component, not {n}"
+                )
+            }
+            ItipError::SenderMismatch => f.write_str("the REPLY's ATTENDEE is not the sender"),
+            ItipError::Stale => f.write_str("the message's SEQUENCE is older than the stored one"),
+            ItipError::WrongMethod(m) => write!(f, "unexpected METHOD {m}"),
+        }
+    }
+}
+
+impl std::error::Error for ItipError {}
+
+/// Normalise a calendar user address for comparison: trim, "mailto:" prefix
+/// (any case) kept as lower-case "mailto:", the rest lower-cased. Non-mailto
+/// URIs returned lower-cased as they are.
+pub fn normalize_address(addr: &str) -> String {
+    let a = addr.trim();
+    match a.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("mailto:") => {
+            format!("mailto:{}", a[7..].trim().to_lowercase())
+        }
+        _ => a.to_lowercase(),
+    }
+}
+
+/// One iTIP message for ONE recipient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItipMessage {
+    pub method: Method,
+    /// Normalised address of the recipient ("mailto:bob@example.com").
+    pub recipient: String,
+    /// Normalised address of the sender (organizer for REQUEST/CANCEL, attendee for REPLY).
+    pub sender: String,
+    pub uid: String,
+    /// SEQUENCE of the message's master (or first) component.
+    pub sequence: i64,
+    /// A complete VCALENDAR (CRLF) with METHOD; see `message` for what it holds.
+    pub ical: String,
+}
+
+/// Result of a change by the organizer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrganizerOutcome {
+    /// The object to store.
+    pub stored: String,
+    pub messages: Vec<ItipMessage>,
+    /// True when the Schedule-Tag must change (RFC 6638 section 3.2.10).
+    pub schedule_tag_changes: bool,
+}
+
+/// Result of a change by an attendee to their copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttendeeOutcome {
+    pub stored: String,
+    /// REPLY to the organizer when the attendee's PARTSTAT changed.
+    pub messages: Vec<ItipMessage>,
+    /// Always false: an attendee can only make changes that do not alter the
+    /// Schedule-Tag (RFC 6638 section 3.2.10: PARTSTAT, alarms, personal data).
+    pub schedule_tag_changes: bool,
+}
+
+/// The organizer of an object, normalised, if any (ORGANIZER of the first
+/// component that has one). None also when the text does not parse.
+pub fn organizer_of(ical: &str) -> Option<String> {
+    let top = ics::parse(ical).ok()?;
+    let cal = top.iter().find(|c| c.name == "VCALENDAR")?;
+    object::organizer(cal)
+}
+
+/// Normalised addresses of all ATTENDEEs across all components (deduplicated,
+/// in order of appearance). Empty when the text does not parse.
+pub fn attendees_of(ical: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if let Ok(top) = ics::parse(ical) {
+        for cal in top.iter().filter(|c| c.name == "VCALENDAR") {
+            for c in object::sched_comps(cal) {
+                for a in object::addresses(c) {
+                    if !out.contains(&a) {
+                        out.push(a);
+                    }
+                }
+            }
+        }
+    }
+    out
+}
