@@ -58,8 +58,6 @@ impl Server {
         s
     }
 
-
-
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
