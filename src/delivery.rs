@@ -11,6 +11,7 @@ use crate::store::{
     DEFAULT_CALENDAR, INBOX, NewMessage, OutboxEntry, OutboxResult, PutRequest, Rewrite,
     ScheduleTag, Store, StoreError, Transform,
 };
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,10 @@ use tokio::sync::Notify;
 const LEASE_SECONDS: i64 = 120;
 /// Messages claimed per round.
 const BATCH: usize = 256;
+/// Results recorded per transaction. A crash between sending and recording
+/// can repeat at most this many messages (each keeps its Message-ID, so the
+/// repeat is recognisable downstream).
+const FLUSH: usize = 64;
 /// How often the worker looks for due retries when nothing wakes it.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -74,19 +79,61 @@ impl Worker {
         }
     }
 
-    /// Claim and deliver one batch; returns how many were handled.
+    /// Claim and deliver one batch; returns how many were handled. Results
+    /// are recorded every `FLUSH` messages, in one transaction with the
+    /// SCHEDULE-STATUS updates of the objects they came from.
     pub async fn round(&mut self) -> Result<usize, StoreError> {
         let claimed = self.store.outbox_claim(LEASE_SECONDS, BATCH).await?;
         let n = claimed.len();
+        let mut results = Vec::new();
+        let mut statuses: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
         for entry in claimed {
-            let (result, rewrite) = match &entry.message.local_user {
+            let (result, status) = match &entry.message.local_user {
                 Some(user) => (self.deliver_local(user, &entry).await, None),
                 None => self.deliver_mail(&entry).await,
             };
             log_result(&entry, &result);
-            self.store.outbox_finish(entry.id, result, rewrite).await?;
+            if let Some(status) = status
+                && entry.message.method != "REPLY"
+            {
+                statuses
+                    .entry((entry.owner.clone(), entry.object_path.clone()))
+                    .or_default()
+                    .push((entry.message.recipient.clone(), status.to_string()));
+            }
+            results.push((entry.id, result));
+            if results.len() >= FLUSH {
+                self.flush(&mut results, &mut statuses).await?;
+            }
+        }
+        self.flush(&mut results, &mut statuses).await?;
+        if n == 0
+            && let Some(sender) = self.sender.as_mut()
+        {
+            sender.close().await;
         }
         Ok(n)
+    }
+
+    async fn flush(
+        &self,
+        results: &mut Vec<(u64, OutboxResult)>,
+        statuses: &mut BTreeMap<(String, String), Vec<(String, String)>>,
+    ) -> Result<(), StoreError> {
+        if results.is_empty() {
+            return Ok(());
+        }
+        let rewrites: Vec<(String, String, Rewrite)> = std::mem::take(statuses)
+            .into_iter()
+            .map(|((owner, path), updates)| {
+                let f: Rewrite =
+                    Box::new(move |text: &str| scheduling::set_schedule_statuses(text, &updates));
+                (owner, path, f)
+            })
+            .collect();
+        self.store
+            .outbox_finish(std::mem::take(results), rewrites)
+            .await
     }
 
     async fn deliver_local(&self, user: &str, entry: &OutboxEntry) -> OutboxResult {
@@ -187,7 +234,8 @@ impl Worker {
         }
     }
 
-    async fn deliver_mail(&mut self, entry: &OutboxEntry) -> (OutboxResult, Option<Rewrite>) {
+    /// Send one message by email (or spool it); the SCHEDULE-STATUS to record.
+    async fn deliver_mail(&mut self, entry: &OutboxEntry) -> (OutboxResult, Option<&'static str>) {
         let m = &entry.message;
         let out = Outgoing {
             method: &m.method,
@@ -204,13 +252,13 @@ impl Worker {
                     OutboxResult::Failed {
                         error: e.to_string(),
                     },
-                    status_rewrite(m, "5.1"),
+                    Some("5.1"),
                 );
             }
         };
         let Some(sender) = self.sender.as_mut() else {
             return match imip::spool(&self.spool, &entry.message_id, &bytes) {
-                Ok(_) => (OutboxResult::Sent, status_rewrite(m, "1.1")),
+                Ok(_) => (OutboxResult::Sent, Some("1.1")),
                 Err(e) => (
                     OutboxResult::Retry {
                         due: chrono::Utc::now().timestamp() + 30,
@@ -221,10 +269,10 @@ impl Worker {
             };
         };
         match sender.send(&m.recipient, &bytes).await {
-            Delivery::Sent => (OutboxResult::Sent, status_rewrite(m, "1.1")),
-            Delivery::Permanent(e) => (OutboxResult::Failed { error: e }, status_rewrite(m, "5.1")),
+            Delivery::Sent => (OutboxResult::Sent, Some("1.1")),
+            Delivery::Permanent(e) => (OutboxResult::Failed { error: e }, Some("5.1")),
             Delivery::Transient(e) if entry.attempts >= self.smtp.max_attempts => {
-                (OutboxResult::Failed { error: e }, status_rewrite(m, "5.1"))
+                (OutboxResult::Failed { error: e }, Some("5.1"))
             }
             Delivery::Transient(e) => {
                 let delay = imip::retry_delay(&self.smtp, entry.attempts);
@@ -233,17 +281,6 @@ impl Worker {
             }
         }
     }
-}
-
-/// SCHEDULE-STATUS update of the organizer's copy for a REQUEST/CANCEL.
-fn status_rewrite(m: &NewMessage, status: &'static str) -> Option<Rewrite> {
-    if m.method == "REPLY" {
-        return None;
-    }
-    let attendee = m.recipient.clone();
-    Some(Box::new(move |text: &str| {
-        scheduling::set_schedule_status(text, &attendee, status)
-    }))
 }
 
 fn to_itip(m: &NewMessage) -> ItipMessage {

@@ -145,7 +145,16 @@ impl SmtpSender {
                 .map(|r| r.map(|c| Conn::Tls(Box::new(c))))
         };
         match result {
-            Ok(Ok(conn)) => Ok(conn),
+            Ok(Ok(conn)) => {
+                // SMTP is a dialogue of small writes: without this, Nagle's
+                // algorithm and delayed ACKs add ~40 ms to every command.
+                let tcp = match &conn {
+                    Conn::Plain(c) => &c.stream,
+                    Conn::Tls(c) => c.stream.get_ref().0,
+                };
+                let _ = tcp.set_nodelay(true);
+                Ok(conn)
+            }
             Ok(Err(e)) => Err(format!("connecting to {host}: {e}")),
             Err(_) => Err(format!("connecting to {host}: timed out")),
         }

@@ -291,12 +291,26 @@ pub fn set_schedule_status(
     attendee_addr: &str,
     status: &str,
 ) -> Option<String> {
+    set_schedule_statuses(
+        organizer_copy,
+        &[(attendee_addr.to_string(), status.to_string())],
+    )
+}
+
+/// `set_schedule_status` for many attendees at once (one parse and one
+/// write of the object however many results a delivery round brings).
+pub fn set_schedule_statuses(organizer_copy: &str, updates: &[(String, String)]) -> Option<String> {
     let mut cal = object::parse_cal(organizer_copy).ok()?;
-    let a = normalize_address(attendee_addr);
+    let wanted: std::collections::HashMap<String, &str> = updates
+        .iter()
+        .map(|(a, s)| (normalize_address(a), s.as_str()))
+        .collect();
     let mut changed = false;
     for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
         for p in c.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
-            if normalize_address(&p.value) == a && p.param("SCHEDULE-STATUS") != Some(status) {
+            if let Some(status) = wanted.get(&normalize_address(&p.value))
+                && p.param("SCHEDULE-STATUS") != Some(*status)
+            {
                 p.set_param("SCHEDULE-STATUS", status);
                 changed = true;
             }

@@ -4,7 +4,8 @@
 //! SCHEDULE-STATUS / SCHEDULE-AGENT / SCHEDULE-FORCE-SEND parameters
 //! (RFC 6638 section 7.3: never in scheduling messages).
 //!
-//! REQUEST: the recipient's components, every ATTENDEE listed; a master whose
+//! REQUEST: the recipient's components, every ATTENDEE listed (only the
+//! recipient above `GUEST_LIST_LIMIT` attendees); a master whose
 //! overrides leave the recipient out gets EXDATEs for those instances so the
 //! recipient sees only the instances they are invited to.
 //! CANCEL: UID, SEQUENCE, ORGANIZER, the ATTENDEEs concerned, RECURRENCE-ID for
@@ -105,6 +106,30 @@ pub(super) fn build(
     })
 }
 
+/// Above this many attendees in a component, a REQUEST lists only its
+/// recipient (RFC 5546 section 3.2.2 lets the organizer send a subset of
+/// the ATTENDEEs): guests of a large event do not learn each other's
+/// addresses, and messages stay small instead of growing with the square
+/// of the guest list.
+pub const GUEST_LIST_LIMIT: usize = 50;
+
+/// A copy of `c` whose ATTENDEEs are only `recipient`'s when the list is long.
+fn for_recipient(c: &Comp, recipient: &str) -> Comp {
+    if c.props_named("ATTENDEE").count() <= GUEST_LIST_LIMIT {
+        return c.clone();
+    }
+    Comp {
+        name: c.name.clone(),
+        props: c
+            .props
+            .iter()
+            .filter(|p| p.name != "ATTENDEE" || super::address_is(&p.value, recipient))
+            .cloned()
+            .collect(),
+        comps: c.comps.clone(),
+    }
+}
+
 /// The components of a REQUEST for `recipient` from the organizer's `cal`.
 pub(super) fn request_comps(cal: &Comp, recipient: &str) -> Vec<Comp> {
     let view = object::View::new(cal);
@@ -113,7 +138,7 @@ pub(super) fn request_comps(cal: &Comp, recipient: &str) -> Vec<Comp> {
         if attendee(c, recipient).is_none() {
             continue;
         }
-        let mut c = c.clone();
+        let mut c = for_recipient(c, recipient);
         if c.prop("RECURRENCE-ID").is_none() {
             // Instances overridden without the recipient are not theirs.
             for (_, o) in &view.overrides {

@@ -29,12 +29,38 @@ mod object;
 mod organizer;
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod address_tests {
+    use super::*;
+
+    #[test]
+    fn address_is_matches_normalize() {
+        for (raw, other) in [
+            ("MAILTO:Bob@Example.COM", "mailto:bob@example.com"),
+            (" mailto:bob@example.com ", "mailto:bob@example.com"),
+            ("mailto:bob@example.com", "mailto:bob@example.org"),
+            ("urn:uuid:ABC", "urn:uuid:abc"),
+            ("mailto:bob@example.com", "urn:uuid:abc"),
+            ("urn:uuid:abc", "mailto:urn:uuid:abc"),
+            ("mailto:Jöe@example.com", "mailto:jöe@example.com"),
+        ] {
+            assert_eq!(
+                address_is(raw, other),
+                normalize_address(raw) == other,
+                "{raw} {other}"
+            );
+        }
+    }
+}
 #[cfg(test)]
 mod tests_attendee;
 
 use std::fmt;
 
-pub use apply::{apply_reply, deliver_cancel, deliver_request, set_schedule_status};
+pub use apply::{
+    apply_reply, deliver_cancel, deliver_request, set_schedule_status, set_schedule_statuses,
+};
 pub use attendee::attendee_put;
 pub use organizer::{organizer_delete, organizer_put};
 
@@ -147,6 +173,24 @@ impl fmt::Display for ItipError {
 }
 
 impl std::error::Error for ItipError {}
+
+/// Whether `raw` (an address as written) normalises to `normalized`,
+/// without allocating in the usual ASCII case (events may list thousands
+/// of attendees, compared pairwise).
+pub fn address_is(raw: &str, normalized: &str) -> bool {
+    let a = raw.trim();
+    if !a.is_ascii() || !normalized.is_ascii() {
+        return normalize_address(raw) == normalized;
+    }
+    let raw_mailto = a
+        .get(..7)
+        .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"));
+    match (raw_mailto, normalized.strip_prefix("mailto:")) {
+        (true, Some(n)) => a[7..].trim().eq_ignore_ascii_case(n),
+        (false, None) => a.eq_ignore_ascii_case(normalized),
+        _ => false,
+    }
+}
 
 /// Normalise a calendar user address for comparison: trim, "mailto:" prefix
 /// (any case) kept as lower-case "mailto:", the rest lower-cased. Non-mailto

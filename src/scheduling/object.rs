@@ -131,7 +131,7 @@ pub(super) fn addresses(c: &Comp) -> Vec<String> {
 
 pub(super) fn attendee<'a>(c: &'a Comp, addr: &str) -> Option<&'a Prop> {
     c.props_named("ATTENDEE")
-        .find(|p| normalize_address(&p.value) == addr)
+        .find(|p| super::address_is(&p.value, addr))
 }
 
 /// Listed in `c` with SCHEDULE-AGENT=SERVER.

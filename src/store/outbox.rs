@@ -147,43 +147,45 @@ impl Store {
             .await
     }
 
-    /// Record the result of an attempt; `rewrite` updates the originating
-    /// object (SCHEDULE-STATUS) in the same transaction.
+    /// Record the results of attempts in one transaction; each rewrite
+    /// (owner, object path, function) updates an originating object
+    /// (SCHEDULE-STATUS) in the same transaction.
     pub async fn outbox_finish(
         &self,
-        id: u64,
-        result: OutboxResult,
-        rewrite: Option<Rewrite>,
+        results: Vec<(u64, OutboxResult)>,
+        rewrites: Vec<(String, String, Rewrite)>,
     ) -> Result<()> {
         self.writer
             .write(move |txn| {
                 let w = W(txn);
-                let Some(mut entry) = w.outbox_entry(id)? else {
-                    return Err(StoreError::NotFound);
-                };
-                if let OutboxState::Pending { due } = entry.state {
-                    txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
-                }
                 let t = now();
-                entry.leased = false;
-                match result {
-                    OutboxResult::Sent => {
-                        entry.state = OutboxState::Sent { at: t };
-                        entry.last_error = None;
+                for (id, result) in results {
+                    let Some(mut entry) = w.outbox_entry(id)? else {
+                        continue;
+                    };
+                    if let OutboxState::Pending { due } = entry.state {
+                        txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
                     }
-                    OutboxResult::Retry { due, error } => {
-                        entry.state = OutboxState::Pending { due };
-                        entry.last_error = Some(error);
-                        txn.open_table(OUTBOX_DUE)?.insert((due, id), 0u8)?;
+                    entry.leased = false;
+                    match result {
+                        OutboxResult::Sent => {
+                            entry.state = OutboxState::Sent { at: t };
+                            entry.last_error = None;
+                        }
+                        OutboxResult::Retry { due, error } => {
+                            entry.state = OutboxState::Pending { due };
+                            entry.last_error = Some(error);
+                            txn.open_table(OUTBOX_DUE)?.insert((due, id), 0u8)?;
+                        }
+                        OutboxResult::Failed { error } => {
+                            entry.state = OutboxState::Failed { at: t };
+                            entry.last_error = Some(error);
+                        }
                     }
-                    OutboxResult::Failed { error } => {
-                        entry.state = OutboxState::Failed { at: t };
-                        entry.last_error = Some(error);
-                    }
+                    w.put_outbox_entry(&entry)?;
                 }
-                w.put_outbox_entry(&entry)?;
-                if let Some(rewrite) = rewrite {
-                    let key = node_key(&entry.owner, &entry.object_path);
+                for (owner, path, rewrite) in rewrites {
+                    let key = node_key(&owner, &path);
                     let body = txn
                         .open_table(BODIES)?
                         .get(key.as_str())?
@@ -192,7 +194,7 @@ impl Store {
                         && let Ok(text) = String::from_utf8(body)
                         && let Some(new) = rewrite(&text)
                     {
-                        w.rewrite_object(&entry.owner, &entry.object_path, new, false)?;
+                        w.rewrite_object(&owner, &path, new, false)?;
                     }
                 }
                 Ok(())
@@ -462,7 +464,10 @@ mod tests {
         assert!(store.outbox_claim(60, 10).await.unwrap().is_empty());
         let rewrite: Rewrite = Box::new(|t: &str| Some(t.replace("SUMMARY:x", "SUMMARY:y")));
         store
-            .outbox_finish(claimed[0].id, OutboxResult::Sent, Some(rewrite))
+            .outbox_finish(
+                vec![(claimed[0].id, OutboxResult::Sent)],
+                vec![("a".into(), "default/u1.ics".into(), rewrite)],
+            )
             .await
             .unwrap();
         let body = store.body("a", "default/u1.ics").unwrap().unwrap();
@@ -472,11 +477,13 @@ mod tests {
         assert_eq!(node.resource().unwrap().schedule_tag, out.schedule_tag);
         store
             .outbox_finish(
-                claimed[1].id,
-                OutboxResult::Failed {
-                    error: "550".into(),
-                },
-                None,
+                vec![(
+                    claimed[1].id,
+                    OutboxResult::Failed {
+                        error: "550".into(),
+                    },
+                )],
+                vec![],
             )
             .await
             .unwrap();
@@ -485,7 +492,7 @@ mod tests {
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].id, claimed[1].id);
         store
-            .outbox_finish(again[0].id, OutboxResult::Sent, None)
+            .outbox_finish(vec![(again[0].id, OutboxResult::Sent)], vec![])
             .await
             .unwrap();
         assert_eq!(store.outbox_purge().await.unwrap(), 2);
@@ -537,12 +544,14 @@ mod tests {
             let later = chrono::Utc::now().timestamp() + 3600;
             store
                 .outbox_finish(
-                    c[0].id,
-                    OutboxResult::Retry {
-                        due: later,
-                        error: "451".into(),
-                    },
-                    None,
+                    vec![(
+                        c[0].id,
+                        OutboxResult::Retry {
+                            due: later,
+                            error: "451".into(),
+                        },
+                    )],
+                    vec![],
                 )
                 .await
                 .unwrap();
