@@ -292,3 +292,76 @@ fn without_smtp_mail_is_spooled() {
     let text = std::fs::read_to_string(file).unwrap();
     assert!(text.contains("METHOD:REQUEST") && text.contains("z@example.net"));
 }
+
+#[test]
+fn if_schedule_tag_match_is_honoured() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    let path = format!("{CAL}tagged.ics");
+    let r = s.put_ics(&path, &invite("tag-1", &["bob@example.com"], ""));
+    assert_eq!(r.status, 201);
+    let tag = r.header("schedule-tag").unwrap().to_string();
+    let body = s.req("GET", &path, &[], "").body;
+    let changed = unfold(&body).replace("SUMMARY:Planning", "SUMMARY:Planning (moved)");
+    let r = s.req(
+        "PUT",
+        &path,
+        &[
+            ("Content-Type", "text/calendar"),
+            ("If-Schedule-Tag-Match", "\"stale\""),
+        ],
+        &changed,
+    );
+    assert_eq!(r.status, 412);
+    let r = s.req(
+        "PUT",
+        &path,
+        &[
+            ("Content-Type", "text/calendar"),
+            ("If-Schedule-Tag-Match", &tag),
+        ],
+        &changed,
+    );
+    assert_eq!(r.status, 204, "{}", r.body);
+    // A significant change by the organizer gives a new Schedule-Tag.
+    assert_ne!(r.header("schedule-tag"), Some(tag.as_str()));
+    let q = r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:schedule-tag/></D:prop></D:propfind>"#;
+    let r = s.req("PROPFIND", &path, &[("Depth", "0")], q);
+    assert!(r.body.contains("<C:schedule-tag>"), "{}", r.body);
+}
+
+#[test]
+fn free_busy_request_to_the_outbox() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    let bob = Some(("bob", "bob-pass"));
+    let busy = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:busy-1\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250310T090000Z\r\nDTEND:20250310T100000Z\r\nSUMMARY:Private\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = s.request(
+        "PUT",
+        "/dav/calendars/bob/default/busy.ics",
+        bob,
+        &[("Content-Type", "text/calendar")],
+        busy.as_bytes(),
+    );
+    assert_eq!(r.status, 201);
+    let fb = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:fb-1\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250310T000000Z\r\nDTEND:20250311T000000Z\r\nORGANIZER:mailto:admin@localhost\r\nATTENDEE:mailto:bob@example.com\r\nATTENDEE:mailto:stranger@example.net\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let r = s.req(
+        "POST",
+        "/dav/calendars/admin/outbox/",
+        &[("Content-Type", "text/calendar")],
+        fb,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("schedule-response"));
+    assert!(r.body.contains("2.0;Success"));
+    assert!(
+        r.body.contains("20250310T090000Z/20250310T100000Z"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("3.7"));
+    // Only busy time, never the event itself.
+    assert!(!r.body.contains("Private"));
+    // POST elsewhere is refused.
+    assert_eq!(s.req("POST", CAL, &[], fb).status, 405);
+}
