@@ -50,7 +50,7 @@ impl W<'_> {
             let bytes = serde_json::to_vec(&entry)?;
             self.0.open_table(OUTBOX)?.insert(id, bytes.as_slice())?;
             self.0.open_table(OUTBOX_DUE)?.insert((t, id), 0u8)?;
-            tracing::debug!(
+            tracing::info!(
                 "outbox {id}: queued {} {} to {}",
                 entry.message.method,
                 entry.message.uid,
