@@ -72,7 +72,9 @@ herald_start() {
   local port="" code="" i
   for _try in 1 2 3; do
     port="$(conf_free_port)"
+    # HERALD_CONFIG: an optional herald.toml for this server.
     HERALD_ADMIN_PASSWORD="$pass" "$HERALD_BIN" serve --listen "127.0.0.1:$port" \
+      ${HERALD_CONFIG:+--config "$HERALD_CONFIG"} \
       --data-dir "$HERALD_DATA/data" >>"$HERALD_LOG" 2>&1 </dev/null &
     HERALD_PID=$!
     code=000

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run all conformance checks: litmus.sh, caldav-client.sh, vdirsyncer.sh.
+# Run all conformance checks: litmus.sh, caldav-client.sh, vdirsyncer.sh, and
+# (with no args) swaks-lmtp.sh.
 #
 # usage: conformance/run-all.sh [URL USER PASS]
 #   no args: builds the release binary (cargo build --release; a no-op when it is
@@ -50,6 +51,10 @@ run_one() {  # run_one NAME SCRIPT ARGS...
 run_one litmus litmus.sh "$@"
 run_one caldav-client caldav-client.sh "$@"
 run_one vdirsyncer vdirsyncer.sh "$@"
+if [ $# -eq 0 ]; then
+  # needs its own herald (LMTP enabled by config)
+  run_one swaks-lmtp swaks-lmtp.sh
+fi
 
 echo
 echo "== conformance summary (${1:-herald, one fresh instance per suite})"

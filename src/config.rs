@@ -28,6 +28,39 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// Outgoing mail (iMIP); unset host means mail is spooled to files.
     pub smtp: crate::imip::SmtpConfig,
+    /// Incoming mail (iMIP replies and invitations).
+    pub imip: ImipConfig,
+}
+
+/// `[imip]`: how replies and invitations arriving by mail are received and trusted.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ImipConfig {
+    /// Address of the LMTP listener (RFC 2033), e.g. "127.0.0.1:2424"; off when unset.
+    pub lmtp_listen: Option<String>,
+    /// "strict": a reply must come with a passing, aligned
+    /// Authentication-Results from a trusted authserv-id; "from-only": trust
+    /// From as is (only behind an MTA that already rejects DMARC failures).
+    pub sender_verification: String,
+    /// authserv-ids of the receiving MTA whose Authentication-Results count.
+    pub trusted_authserv_ids: Vec<String>,
+    /// Put invitations from organizers outside this server straight into the
+    /// user's calendar (otherwise they wait in the schedule inbox).
+    pub auto_add_invitations: bool,
+    /// Largest message accepted by LMTP and `herald ingest`.
+    pub max_message_bytes: usize,
+}
+
+impl Default for ImipConfig {
+    fn default() -> Self {
+        ImipConfig {
+            lmtp_listen: None,
+            sender_verification: "strict".into(),
+            trusted_authserv_ids: Vec::new(),
+            auto_add_invitations: false,
+            max_message_bytes: 10 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -120,6 +153,20 @@ impl Config {
         self.listen_addr()?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err("tls.cert and tls.key must be set together".into());
+        }
+        if !matches!(
+            self.imip.sender_verification.as_str(),
+            "strict" | "from-only"
+        ) {
+            return Err(format!(
+                "imip.sender_verification: '{}' is not \"strict\" or \"from-only\"",
+                self.imip.sender_verification
+            ));
+        }
+        if let Some(addr) = &self.imip.lmtp_listen
+            && addr.parse::<SocketAddr>().is_err()
+        {
+            return Err(format!("imip.lmtp_listen: '{addr}' is not an ADDR:PORT"));
         }
         if self.limits.max_resource_bytes > self.limits.max_body_bytes {
             return Err("limits.max_resource_bytes must not exceed limits.max_body_bytes".into());

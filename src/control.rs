@@ -6,8 +6,11 @@
 //!
 //! Protocol: one JSON `Request` per connection, one JSON `Reply` back.
 
+use crate::config::ImipConfig;
 use crate::ical;
 use crate::store::{CalendarObjectMeta, OutboxState, Principal, Store, StoreError};
+use base64ct::{Base64, Encoding};
+use std::sync::Arc;
 
 fn unix(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
@@ -23,6 +26,11 @@ use tokio::net::{UnixListener, UnixStream};
 pub const SOCKET_FILE: &str = "control.sock";
 /// Largest request accepted on the socket (an import batch).
 const MAX_REQUEST_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Encode a message for `Request::Ingest`.
+pub fn encode_message(raw: &[u8]) -> String {
+    Base64::encode_string(raw)
+}
 
 pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_FILE)
@@ -52,6 +60,12 @@ pub enum Request {
     Export {
         user: String,
         calendar: String,
+    },
+    /// One inbound message (base64) for `herald ingest`; the reply is
+    /// "EXIT-CODE<TAB>outcome".
+    Ingest {
+        message: String,
+        recipients: Vec<String>,
     },
     OutboxList,
     /// Make one entry (or every failed one) due now.
@@ -110,14 +124,14 @@ fn calendar_path(slug: &str) -> String {
 }
 
 /// Run one control request against the store.
-pub async fn execute(store: &Store, req: Request) -> Reply {
-    match run(store, req).await {
+pub async fn execute(store: &Store, imip: &ImipConfig, req: Request) -> Reply {
+    match run(store, imip, req).await {
         Ok(s) => Reply::Ok(s),
         Err(e) => Reply::Err(e),
     }
 }
 
-async fn run(store: &Store, req: Request) -> Result<String, String> {
+async fn run(store: &Store, imip: &ImipConfig, req: Request) -> Result<String, String> {
     let err = |e: StoreError| e.to_string();
     match req {
         Request::UserAdd {
@@ -207,6 +221,14 @@ async fn run(store: &Store, req: Request) -> Result<String, String> {
             }
             Ok(msg)
         }
+        Request::Ingest {
+            message,
+            recipients,
+        } => {
+            let raw = Base64::decode_vec(&message).map_err(|_| "bad ingest request".to_string())?;
+            let outcome = crate::ingest::ingest(store, imip, &raw, &recipients).await;
+            Ok(format!("{}\t{outcome}", outcome.exit_code()))
+        }
         Request::OutboxList => {
             let mut out = String::new();
             for e in store.outbox_list().map_err(err)? {
@@ -264,7 +286,7 @@ async fn run(store: &Store, req: Request) -> Result<String, String> {
 }
 
 /// Serve control requests until the task is dropped.
-pub async fn serve(store: Store, path: PathBuf) -> std::io::Result<()> {
+pub async fn serve(store: Store, imip: Arc<ImipConfig>, path: PathBuf) -> std::io::Result<()> {
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path)?;
     #[cfg(unix)]
@@ -274,7 +296,7 @@ pub async fn serve(store: Store, path: PathBuf) -> std::io::Result<()> {
     }
     loop {
         let (mut stream, _) = listener.accept().await?;
-        let store = store.clone();
+        let (store, imip) = (store.clone(), imip.clone());
         tokio::spawn(async move {
             let mut buf = Vec::new();
             let read = (&mut stream)
@@ -285,7 +307,7 @@ pub async fn serve(store: Store, path: PathBuf) -> std::io::Result<()> {
                 .map_err(|e| e.to_string())
                 .and_then(|_| serde_json::from_slice::<Request>(&buf).map_err(|e| e.to_string()))
             {
-                Ok(req) => execute(&store, req).await,
+                Ok(req) => execute(&store, &imip, req).await,
                 Err(e) => Reply::Err(format!("bad control request: {e}")),
             };
             if let Ok(bytes) = serde_json::to_vec(&reply) {

@@ -13,6 +13,8 @@ pub mod control;
 pub mod delivery;
 pub mod ical;
 pub mod imip;
+pub mod ingest;
+pub mod lmtp;
 pub mod scheduling;
 pub mod server;
 pub mod store;

@@ -48,6 +48,14 @@ enum Command {
         calendar: String,
         file: PathBuf,
     },
+    /// Process one email (iMIP reply or invitation) from standard input, for
+    /// an MTA pipe; exits 0 when processed or ignored, 65 for a broken
+    /// message, 75 to have the MTA try again.
+    Ingest {
+        /// Envelope recipient(s), e.g. Postfix's ${recipient}.
+        #[arg(long)]
+        recipient: Vec<String>,
+    },
     /// See and manage the queue of outgoing iTIP messages.
     Outbox {
         #[command(subcommand)]
@@ -92,6 +100,10 @@ enum UserCommand {
     Delete { name: String },
 }
 
+/// sysexits(3) codes `herald ingest` uses beside 0.
+const EX_DATAERR: u8 = 65;
+const EX_TEMPFAIL: u8 = 75;
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -104,6 +116,10 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Ingest { recipient } = &cli.command {
+        let code = runtime.block_on(ingest(&cli, recipient));
+        return ExitCode::from(code);
+    }
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -131,6 +147,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             calendar,
             file,
         } => import(&config, user, calendar, file).await,
+        Command::Ingest { .. } => Ok(()),
         Command::Outbox { command } => {
             let req = match command {
                 OutboxCommand::List => Request::OutboxList,
@@ -156,7 +173,7 @@ async fn request(config: &Config, req: Request) -> Result<String, String> {
         Some(r) => r?,
         None => {
             let store = Store::open(dir).map_err(|e| e.to_string())?;
-            control::execute(&store, req).await
+            control::execute(&store, &config.imip, req).await
         }
     };
     match reply {
@@ -283,4 +300,49 @@ async fn import(
     }
     println!("imported {written} objects into {user}/{calendar}");
     Ok(())
+}
+
+/// `herald ingest`: one message from standard input; the exit code tells
+/// the MTA what to do (sysexits).
+async fn ingest(cli: &Cli, recipients: &[String]) -> u8 {
+    let overrides = Overrides {
+        listen: None,
+        data_dir: cli.data_dir.clone(),
+    };
+    let config = match Config::resolve(cli.config.as_deref(), &overrides) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("herald: {e}");
+            return EX_TEMPFAIL;
+        }
+    };
+    let limit = config.imip.max_message_bytes as u64;
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin()
+        .lock()
+        .take(limit + 1)
+        .read_to_end(&mut raw)
+    {
+        eprintln!("herald: cannot read the message: {e}");
+        return EX_TEMPFAIL;
+    }
+    if raw.len() as u64 > limit {
+        eprintln!("herald: message larger than {limit} bytes");
+        return EX_DATAERR;
+    }
+    let req = Request::Ingest {
+        message: control::encode_message(&raw),
+        recipients: recipients.to_vec(),
+    };
+    match request(&config, req).await {
+        Ok(reply) => {
+            let (code, text) = reply.split_once('\t').unwrap_or(("75", reply.as_str()));
+            eprintln!("herald: {text}");
+            code.parse().unwrap_or(EX_TEMPFAIL)
+        }
+        Err(e) => {
+            eprintln!("herald: {e}");
+            EX_TEMPFAIL
+        }
+    }
 }

@@ -70,7 +70,32 @@ pub async fn serve(config: Config) -> Result<(), String> {
     } else {
         "http"
     };
-    let control_task = tokio::spawn(control::serve(store.clone(), control::socket_path(&dir)));
+    let imip = Arc::new(config.imip.clone());
+    let control_task = tokio::spawn(control::serve(
+        store.clone(),
+        imip.clone(),
+        control::socket_path(&dir),
+    ));
+    let lmtp_task = match &config.imip.lmtp_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("imip.lmtp_listen: cannot listen on {addr}: {e}"))?;
+            let local = listener.local_addr().map_err(|e| e.to_string())?;
+            println!("herald: LMTP on {local}");
+            Some(tokio::spawn(crate::lmtp::serve(
+                listener,
+                store.clone(),
+                imip.clone(),
+            )))
+        }
+        None => None,
+    };
+    if config.imip.sender_verification == "strict" && config.imip.trusted_authserv_ids.is_empty() {
+        tracing::warn!(
+            "imip: no trusted_authserv_ids and sender_verification = \"strict\": replies by email are refused until your MTA's authserv-id is configured"
+        );
+    }
     if config.smtp.is_configured() {
         tracing::info!(
             "mail is sent through {}:{} ({})",
@@ -112,6 +137,9 @@ pub async fn serve(config: Config) -> Result<(), String> {
     );
     let result = server::serve(app.clone(), listener, server::shutdown_signal()).await;
     control_task.abort();
+    if let Some(t) = lmtp_task {
+        t.abort();
+    }
     worker_task.abort();
     let _ = worker_task.await;
     let _ = std::fs::remove_file(control::socket_path(&dir));

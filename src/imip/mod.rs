@@ -16,6 +16,7 @@
 
 mod config;
 mod dkim;
+pub mod inbound;
 mod message;
 mod smtp;
 mod spool;

@@ -5,6 +5,7 @@
 //! together, committed through the group-commit writer.
 
 mod error;
+mod inbound;
 mod model;
 mod outbox;
 mod read;

@@ -246,3 +246,31 @@ pub struct Changes {
     /// True when `limit` cut the list; the token then covers only what was returned.
     pub truncated: bool,
 }
+
+/// One line of an event's history: an inbound message and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    pub at: i64,
+    pub message_id: String,
+    /// Normalised From address.
+    pub from: String,
+    pub method: String,
+    pub accepted: bool,
+    /// What changed, or why it was refused.
+    pub detail: String,
+    /// DTSTAMP of the message's first component (UTC, as written), for the
+    /// RFC 5546 section 2.1.5 ordering of replies.
+    #[serde(default)]
+    pub dtstamp: Option<String>,
+}
+
+/// What `Store::apply_inbound` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InboundApplied {
+    /// This Message-ID was processed before, with this outcome.
+    Duplicate(String),
+    /// The object at this path was changed.
+    Applied(String),
+    /// Recorded, nothing changed, for this reason.
+    Rejected(String),
+}

@@ -90,8 +90,9 @@ impl W<'_> {
         let Some(old) = self.node(&key)? else {
             return Ok(());
         };
+        // Checked before any write: a refusal leaves the batch intact.
         let info = ical::parse_object(&text)
-            .map_err(|e| StoreError::Backend(format!("rewritten object is invalid: {e}")))?;
+            .map_err(|e| StoreError::Rejected(format!("rewritten object is invalid: {e}")))?;
         let mut node = old.clone();
         node.etag = self.new_etag()?;
         node.modified = now();
@@ -112,6 +113,75 @@ impl W<'_> {
             index: info.index,
         };
         self.write_resource(user, &key, node, text.as_bytes(), Some(&meta), Some(&old))
+    }
+}
+
+impl W<'_> {
+    /// The body of `Store::transform_object`, for use inside other operations.
+    pub(super) fn transform(
+        &self,
+        user: &str,
+        calendar: &str,
+        uid: &str,
+        name: &str,
+        new_schedule_tag: bool,
+        f: Transform,
+    ) -> Result<Option<String>> {
+        let cal_key = node_key(user, calendar);
+        match self.node(&cal_key)? {
+            Some(n) if n.calendar().is_some() => {}
+            _ => return Err(StoreError::NotFound),
+        }
+        let existing = self
+            .0
+            .open_table(UIDS)?
+            .get((cal_key.as_str(), uid))?
+            .map(|v| v.value().to_string());
+        let path = format!("{calendar}{}", existing.as_deref().unwrap_or(name));
+        let key = node_key(user, &path);
+        let current = match existing {
+            Some(_) => self
+                .0
+                .open_table(BODIES)?
+                .get(key.as_str())?
+                .and_then(|v| String::from_utf8(v.value().to_vec()).ok()),
+            None => None,
+        };
+        let Some(text) = f(current.as_deref()).map_err(StoreError::Rejected)? else {
+            return Ok(None);
+        };
+        if current.is_some() {
+            self.rewrite_object(user, &path, text, new_schedule_tag)?;
+            return Ok(Some(path));
+        }
+        if self.node(&key)?.is_some() {
+            return Err(StoreError::AlreadyExists);
+        }
+        let info = ical::parse_object(&text)
+            .map_err(|e| StoreError::Rejected(format!("invalid object: {e}")))?;
+        let t = now();
+        let node = Node {
+            created: t,
+            modified: t,
+            etag: self.new_etag()?,
+            displayname: None,
+            dead_props: Vec::new(),
+            kind: NodeKind::Resource(Resource {
+                content_type: "text/calendar; charset=utf-8".into(),
+                size: text.len() as u64,
+                uid: Some(info.uid.clone()),
+                component: Some(info.kind.as_str().to_string()),
+                change_seq: 0,
+                schedule_tag: Some(self.new_etag()?),
+            }),
+        };
+        let meta = CalendarObjectMeta {
+            uid: info.uid,
+            component: info.kind.as_str().to_string(),
+            index: info.index,
+        };
+        self.write_resource(user, &key, node, text.as_bytes(), Some(&meta), None)?;
+        Ok(Some(path))
     }
 }
 
@@ -335,62 +405,7 @@ impl Store {
             name.to_string(),
         );
         self.writer
-            .write(move |txn| {
-                let w = W(txn);
-                let cal_key = node_key(&user, &calendar);
-                match w.node(&cal_key)? {
-                    Some(n) if n.calendar().is_some() => {}
-                    _ => return Err(StoreError::NotFound),
-                }
-                let existing = txn
-                    .open_table(UIDS)?
-                    .get((cal_key.as_str(), uid.as_str()))?
-                    .map(|v| v.value().to_string());
-                let path = format!("{calendar}{}", existing.as_deref().unwrap_or(&name));
-                let key = node_key(&user, &path);
-                let current = match existing {
-                    Some(_) => txn
-                        .open_table(BODIES)?
-                        .get(key.as_str())?
-                        .and_then(|v| String::from_utf8(v.value().to_vec()).ok()),
-                    None => None,
-                };
-                let Some(text) = f(current.as_deref()).map_err(StoreError::Rejected)? else {
-                    return Ok(None);
-                };
-                if current.is_some() {
-                    w.rewrite_object(&user, &path, text, new_schedule_tag)?;
-                    return Ok(Some(path));
-                }
-                if w.node(&key)?.is_some() {
-                    return Err(StoreError::AlreadyExists);
-                }
-                let info = ical::parse_object(&text)
-                    .map_err(|e| StoreError::Rejected(format!("invalid object: {e}")))?;
-                let t = now();
-                let node = Node {
-                    created: t,
-                    modified: t,
-                    etag: w.new_etag()?,
-                    displayname: None,
-                    dead_props: Vec::new(),
-                    kind: NodeKind::Resource(Resource {
-                        content_type: "text/calendar; charset=utf-8".into(),
-                        size: text.len() as u64,
-                        uid: Some(info.uid.clone()),
-                        component: Some(info.kind.as_str().to_string()),
-                        change_seq: 0,
-                        schedule_tag: Some(w.new_etag()?),
-                    }),
-                };
-                let meta = CalendarObjectMeta {
-                    uid: info.uid,
-                    component: info.kind.as_str().to_string(),
-                    index: info.index,
-                };
-                w.write_resource(&user, &key, node, text.as_bytes(), Some(&meta), None)?;
-                Ok(Some(path))
-            })
+            .write(move |txn| W(txn).transform(&user, &calendar, &uid, &name, new_schedule_tag, f))
             .await
     }
 }

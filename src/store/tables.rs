@@ -12,6 +12,10 @@
 //! * `usage`: user name -> bytes stored; `counters`: named u64 sequences.
 //! * `outbox`: message id -> OutboxEntry (JSON); `outbox_due`: (due unix
 //!   time, id) for every pending entry, so a worker claims due ones by range.
+//! * `ingested`: Message-ID (or hash) of every inbound mail processed -> its
+//!   outcome (JSON), so the same mail delivered twice is processed once.
+//! * `history`: ("user\0UID", n) -> HistoryEntry (JSON): who did what to an
+//!   event by mail, accepted or rejected and why.
 
 use redb::TableDefinition;
 
@@ -26,11 +30,14 @@ pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
 pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
 pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 pub const OUTBOX_DUE: TableDefinition<(i64, u64), u8> = TableDefinition::new("outbox_due");
+pub const INGESTED: TableDefinition<&str, &[u8]> = TableDefinition::new("ingested");
+pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 
 /// Counter names.
 pub const ETAG_COUNTER: &str = "etag";
 pub const COLLECTION_COUNTER: &str = "collection";
 pub const OUTBOX_COUNTER: &str = "outbox";
+pub const HISTORY_COUNTER: &str = "history";
 
 /// Key of a node: user, '/', path below the home.
 pub fn node_key(user: &str, path: &str) -> String {

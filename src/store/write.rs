@@ -22,6 +22,8 @@ pub(super) fn create_tables(db: &Database) -> Result<()> {
     txn.open_table(COUNTERS)?;
     txn.open_table(OUTBOX)?;
     txn.open_table(OUTBOX_DUE)?;
+    txn.open_table(INGESTED)?;
+    txn.open_table(HISTORY)?;
     txn.commit()?;
     Ok(())
 }

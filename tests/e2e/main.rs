@@ -4,6 +4,7 @@
 
 mod cli;
 mod discovery;
+mod ingest;
 mod methods;
 mod reports;
 mod scheduling;

@@ -12,6 +12,8 @@ pub const ADMIN_PASSWORD: &str = "admin-secret";
 pub struct Server {
     child: Option<Child>,
     pub addr: String,
+    /// The LMTP port, when the config enables the listener.
+    pub lmtp_port: Option<u16>,
     pub dir: tempfile::TempDir,
     config: Option<PathBuf>,
 }
@@ -51,6 +53,7 @@ impl Server {
         let mut s = Server {
             child: None,
             addr: String::new(),
+            lmtp_port: None,
             dir,
             config,
         };
@@ -85,6 +88,9 @@ impl Server {
             assert!(Instant::now() < deadline, "server did not start");
             if reader.read_line(&mut line).unwrap() == 0 {
                 panic!("server exited before listening");
+            }
+            if let Some(rest) = line.split("LMTP on ").nth(1) {
+                self.lmtp_port = rest.trim().rsplit(':').next().and_then(|p| p.parse().ok());
             }
             if let Some(rest) = line.split("listening on http://").nth(1) {
                 self.addr = rest.split('/').next().unwrap().to_string();

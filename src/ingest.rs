@@ -1,0 +1,554 @@
+//! Inbound iMIP (RFC 6047): one function shared by `herald ingest` and the
+//! LMTP listener takes a raw message, lets `imip::inbound` find the iTIP
+//! part and judge the sender, and applies it: a REPLY updates the
+//! attendee's PARTSTAT on the organizer's copy, a COUNTER is recorded for
+//! the organizer, a REFRESH queues the current REQUEST again, and a
+//! REQUEST/CANCEL/ADD from an organizer elsewhere reaches the local
+//! recipient's schedule inbox (and calendar, if configured). Every message
+//! is recorded once, with its effect, in one store transaction.
+
+use crate::config::ImipConfig;
+use crate::imip::inbound::{self, Inbound, SenderAuth, TrustPolicy, Verdict};
+use crate::scheduling::{self, ItipMessage, Method};
+use crate::store::{
+    DEFAULT_CALENDAR, HistoryEntry, INBOX, InboundApplied, NewMessage, PutRequest, ScheduleTag,
+    Store, StoreError, Transform,
+};
+
+/// What became of a message; maps to sysexits codes and LMTP replies.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Applied to an event (or delivered to an inbox).
+    Processed(String),
+    /// Not for us (no iTIP part, unsupported method): logged, accepted.
+    Ignored(String),
+    /// Seen before: the first outcome.
+    Duplicate(String),
+    /// iTIP we refuse (untrusted sender, wrong attendee, stale...): recorded, accepted.
+    Rejected(String),
+    /// The message itself is broken (too large, malformed, bad calendar).
+    DataError(String),
+    /// Try again later (the database failed).
+    TempFail(String),
+}
+
+impl Outcome {
+    /// sysexits(3): 0 processed/ignored, 65 EX_DATAERR, 75 EX_TEMPFAIL.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::DataError(_) => 65,
+            Outcome::TempFail(_) => 75,
+            _ => 0,
+        }
+    }
+
+    /// The LMTP reply line for one recipient (RFC 2033 section 4.2).
+    pub fn lmtp_reply(&self) -> String {
+        match self {
+            Outcome::DataError(why) => format!("554 5.6.0 {}", one_line(why)),
+            Outcome::TempFail(why) => format!("451 4.3.0 {}", one_line(why)),
+            other => format!("250 2.0.0 {}", one_line(&other.to_string())),
+        }
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Processed(s) => write!(f, "processed: {s}"),
+            Outcome::Ignored(s) => write!(f, "ignored: {s}"),
+            Outcome::Duplicate(s) => write!(f, "already processed ({s})"),
+            Outcome::Rejected(s) => write!(f, "rejected: {s}"),
+            Outcome::DataError(s) => write!(f, "bad message: {s}"),
+            Outcome::TempFail(s) => write!(f, "temporary failure: {s}"),
+        }
+    }
+}
+
+/// Text safe for a log line or an SMTP reply: printable ASCII, bounded.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .take(200)
+        .collect()
+}
+
+fn policy(config: &ImipConfig) -> TrustPolicy {
+    TrustPolicy {
+        from_only: config.sender_verification == "from-only",
+        trusted_authserv_ids: config.trusted_authserv_ids.clone(),
+        reply_token_local: None,
+        reply_token_domain: None,
+    }
+}
+
+fn temp(e: StoreError) -> Outcome {
+    Outcome::TempFail(e.to_string())
+}
+
+/// The DTSTAMP value of the first component that has one.
+fn dtstamp(ical: &str) -> Option<String> {
+    ical.lines()
+        .find_map(|l| l.trim_end().strip_prefix("DTSTAMP:"))
+        .map(str::to_string)
+}
+
+/// Process one message. `recipients` are the envelope recipients (LMTP RCPT
+/// TO), empty for `herald ingest`.
+pub async fn ingest(
+    store: &Store,
+    config: &ImipConfig,
+    raw: &[u8],
+    recipients: &[String],
+) -> Outcome {
+    if raw.len() > config.max_message_bytes {
+        return Outcome::DataError(format!(
+            "message larger than {} bytes",
+            config.max_message_bytes
+        ));
+    }
+    let outcome = match inbound::analyze(raw, recipients, &policy(config)) {
+        Verdict::Ignored(why) => Outcome::Ignored(format!("{why:?}")),
+        Verdict::Refused(why) => Outcome::DataError(format!("{why:?}")),
+        Verdict::Itip(msg) => match store.ingested(&msg.message_id) {
+            Ok(Some(before)) => Outcome::Duplicate(before),
+            Ok(None) => process(store, config, &msg, recipients).await,
+            Err(e) => temp(e),
+        },
+    };
+    match &outcome {
+        Outcome::Processed(_) | Outcome::Duplicate(_) => {
+            tracing::info!("ingest: {}", one_line(&outcome.to_string()))
+        }
+        Outcome::TempFail(_) => tracing::error!("ingest: {}", one_line(&outcome.to_string())),
+        _ => tracing::warn!("ingest: {}", one_line(&outcome.to_string())),
+    }
+    outcome
+}
+
+/// Whether the From of `msg` may speak for `who` (an attendee or organizer address).
+fn trusted(msg: &Inbound) -> Result<(), String> {
+    match &msg.sender_auth {
+        SenderAuth::Authenticated(_) | SenderAuth::FromOnly => Ok(()),
+        SenderAuth::Token(_) => Err("reply tokens are not enabled".into()),
+        // Under "from-only" the analysis says FromOnly; Unverified then means
+        // our own MTA recorded evidence of forgery (e.g. dmarc=fail).
+        SenderAuth::Unverified(why) => Err(format!(
+            "sender {} not authenticated ({why}); set imip.trusted_authserv_ids to your MTA's authserv-id",
+            msg.from
+        )),
+    }
+}
+
+async fn process(
+    store: &Store,
+    config: &ImipConfig,
+    msg: &Inbound,
+    recipients: &[String],
+) -> Outcome {
+    match msg.method {
+        Method::Reply | Method::Counter | Method::Refresh => {
+            to_organizer(store, msg, recipients).await
+        }
+        Method::Request | Method::Cancel | Method::Add => {
+            to_attendees(store, config, msg, recipients).await
+        }
+        other => {
+            record(
+                store,
+                msg,
+                Outcome::Ignored(format!("method {} not handled", other.as_str())),
+            )
+            .await
+        }
+    }
+}
+
+/// Record an outcome that changes no event.
+async fn record(store: &Store, msg: &Inbound, outcome: Outcome) -> Outcome {
+    match store
+        .record_inbound(&msg.message_id, &outcome.to_string())
+        .await
+    {
+        Ok(Some(before)) => Outcome::Duplicate(before),
+        Ok(None) => outcome,
+        Err(e) => temp(e),
+    }
+}
+
+/// The local user who organizes `msg`'s event: its ORGANIZER, or (Outlook
+/// omits it) one of the message's recipients.
+fn organizer_user(
+    store: &Store,
+    msg: &Inbound,
+    recipients: &[String],
+) -> Result<Option<(String, String)>, StoreError> {
+    let mut candidates: Vec<String> = scheduling::organizer_of(&msg.ical).into_iter().collect();
+    candidates.extend(recipients.iter().map(|r| scheduling::normalize_address(r)));
+    for addr in candidates {
+        if let Some(user) = store.principal_by_address(&addr)? {
+            return Ok(Some((user, addr)));
+        }
+    }
+    Ok(None)
+}
+
+/// The calendar of `user` holding `uid`.
+fn calendar_of(store: &Store, user: &str, uid: &str) -> Result<Option<String>, StoreError> {
+    for (path, node) in store.children(user, "")? {
+        if node.calendar().is_some() && store.uid_in(user, &path, uid)?.is_some() {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+fn history(msg: &Inbound, detail: String) -> HistoryEntry {
+    HistoryEntry {
+        at: chrono::Utc::now().timestamp(),
+        message_id: msg.message_id.clone(),
+        from: msg.from.clone(),
+        method: msg.method.as_str().to_string(),
+        accepted: false,
+        detail,
+        dtstamp: dtstamp(&msg.ical),
+    }
+}
+
+async fn to_organizer(store: &Store, msg: &Inbound, recipients: &[String]) -> Outcome {
+    let (user, organizer) = match organizer_user(store, msg, recipients) {
+        Ok(Some(x)) => x,
+        Ok(None) => {
+            return record(
+                store,
+                msg,
+                Outcome::Rejected("the organizer is not a user of this server".into()),
+            )
+            .await;
+        }
+        Err(e) => return temp(e),
+    };
+    let calendar = match calendar_of(store, &user, &msg.uid) {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return record(
+                store,
+                msg,
+                Outcome::Rejected(format!("no event with UID {}", msg.uid)),
+            )
+            .await;
+        }
+        Err(e) => return temp(e),
+    };
+    let mut entry = history(msg, String::new());
+    let refuse = |why: String| refuse(store, &user, msg, why);
+    if let Err(why) = trusted(msg) {
+        return refuse(why).await;
+    }
+    let attendees = scheduling::attendees_of(&msg.ical);
+    if attendees.len() != 1 {
+        return refuse(format!(
+            "{} ATTENDEE lines; a {} speaks for exactly one",
+            attendees.len(),
+            msg.method.as_str()
+        ))
+        .await;
+    }
+    let attendee = attendees[0].clone();
+    if !matches!(msg.sender_auth, SenderAuth::Token(_))
+        && !scheduling::address_is(&msg.from, &attendee)
+    {
+        return refuse(format!("From {} is not the ATTENDEE {attendee}", msg.from)).await;
+    }
+    match msg.method {
+        Method::Reply => {
+            if let (Some(new), Ok(past)) = (dtstamp(&msg.ical), store.history(&user, &msg.uid)) {
+                let newer_seen = past.iter().any(|h| {
+                    h.accepted
+                        && h.method == "REPLY"
+                        && h.from == msg.from
+                        && h.dtstamp.as_deref().is_some_and(|d| d > new.as_str())
+                });
+                if newer_seen {
+                    return refuse(format!("stale: a newer REPLY from {attendee} was applied"))
+                        .await;
+                }
+            }
+            let partstat = partstat_of(&msg.ical);
+            if !KNOWN_PARTSTATS.contains(&partstat.as_str()) {
+                return refuse(format!("unknown PARTSTAT {partstat}")).await;
+            }
+            entry.detail = format!("{attendee} PARTSTAT={partstat}");
+            let (ical, from) = (msg.ical.clone(), attendee.clone());
+            let f: Transform = Box::new(move |cur| match cur {
+                Some(c) => scheduling::apply_reply(c, &ical, &from)
+                    .map(Some)
+                    .map_err(|e| e.to_string()),
+                None => Ok(None),
+            });
+            applied(
+                store
+                    .apply_inbound(&user, &calendar, &msg.uid, f, entry, Vec::new())
+                    .await,
+            )
+        }
+        Method::Counter => {
+            entry.accepted = true;
+            entry.detail = format!("{attendee} proposes a change (COUNTER); not applied");
+            let outcome = match store.add_history(&user, &msg.uid, entry).await {
+                Ok(Some(before)) => return Outcome::Duplicate(before),
+                Ok(None) => {
+                    Outcome::Processed(format!("COUNTER from {attendee} recorded for {user}"))
+                }
+                Err(e) => return temp(e),
+            };
+            copy_to_inbox(store, &user, msg).await;
+            outcome
+        }
+        Method::Refresh => {
+            let current = match store.uid_in(&user, &calendar, &msg.uid) {
+                Ok(Some(name)) => store
+                    .body(&user, &format!("{calendar}{name}"))
+                    .ok()
+                    .flatten(),
+                _ => None,
+            };
+            let Some(text) = current.and_then(|b| String::from_utf8(b).ok()) else {
+                return refuse("the event is gone".into()).await;
+            };
+            let status = |_: &str| "1.0".to_string();
+            let messages = match scheduling::organizer_put(
+                None,
+                &text,
+                std::slice::from_ref(&organizer),
+                &status,
+            ) {
+                Ok(o) => o.messages,
+                Err(e) => return refuse(format!("cannot rebuild the REQUEST: {e}")).await,
+            };
+            let outbox: Vec<NewMessage> = messages
+                .into_iter()
+                .filter(|m| m.recipient == attendee && m.method == Method::Request)
+                .map(|m| NewMessage {
+                    method: m.method.as_str().into(),
+                    local_user: store.principal_by_address(&m.recipient).ok().flatten(),
+                    recipient: m.recipient,
+                    sender: m.sender,
+                    uid: m.uid,
+                    ical: m.ical,
+                })
+                .collect();
+            if outbox.is_empty() {
+                return refuse(format!("{attendee} is not invited")).await;
+            }
+            entry.detail = format!("REQUEST sent again to {attendee}");
+            let f: Transform = Box::new(|cur| Ok(cur.map(str::to_string)));
+            applied(
+                store
+                    .apply_inbound(&user, &calendar, &msg.uid, f, entry, outbox)
+                    .await,
+            )
+        }
+        _ => Outcome::Ignored("not a message for an organizer".into()),
+    }
+}
+
+/// Record a refusal in the event's history (and the message as processed).
+async fn refuse(store: &Store, user: &str, msg: &Inbound, why: String) -> Outcome {
+    match store
+        .add_history(user, &msg.uid, history(msg, why.clone()))
+        .await
+    {
+        Ok(Some(before)) => Outcome::Duplicate(before),
+        Ok(None) => Outcome::Rejected(why),
+        Err(e) => temp(e),
+    }
+}
+
+/// PARTSTAT values of RFC 5545 section 3.2.12; anything else in a reply is
+/// refused rather than allowed to overwrite an answer.
+const KNOWN_PARTSTATS: &[&str] = &[
+    "NEEDS-ACTION",
+    "ACCEPTED",
+    "DECLINED",
+    "TENTATIVE",
+    "DELEGATED",
+    "COMPLETED",
+    "IN-PROCESS",
+];
+
+/// The (upper-case) PARTSTAT of the first ATTENDEE line.
+fn partstat_of(ical: &str) -> String {
+    let unfolded = ical.replace("\r\n ", "").replace("\r\n\t", "");
+    unfolded
+        .lines()
+        .find(|l| l.starts_with("ATTENDEE"))
+        .and_then(|l| l.split(';').find_map(|p| p.strip_prefix("PARTSTAT=")))
+        .map(|p| {
+            p.split([':', ';'])
+                .next()
+                .unwrap_or(p)
+                .trim_matches('"')
+                .to_ascii_uppercase()
+        })
+        .unwrap_or_else(|| "NEEDS-ACTION".into())
+}
+
+fn applied(r: Result<InboundApplied, StoreError>) -> Outcome {
+    match r {
+        Ok(InboundApplied::Applied(path)) => Outcome::Processed(format!("applied to {path}")),
+        Ok(InboundApplied::Rejected(why)) => Outcome::Rejected(why),
+        Ok(InboundApplied::Duplicate(before)) => Outcome::Duplicate(before),
+        Err(e) => temp(e),
+    }
+}
+
+/// Keep an inbound iTIP message in `user`'s schedule inbox.
+async fn copy_to_inbox(store: &Store, user: &str, msg: &Inbound) {
+    let name: String = msg
+        .message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(100)
+        .collect();
+    let req = PutRequest {
+        body: msg.ical.as_bytes().to_vec(),
+        content_type: format!(
+            "text/calendar; charset=utf-8; method={}",
+            msg.method.as_str()
+        ),
+        if_match: None,
+        if_none_match_any: false,
+        if_schedule_tag: None,
+        calendar: None,
+        schedule_tag: ScheduleTag::None,
+        outbox: Vec::new(),
+    };
+    if let Err(e) = store.put(user, &format!("{INBOX}in-{name}.ics"), req).await {
+        tracing::warn!("ingest: inbox copy for {user} failed: {e}");
+    }
+}
+
+/// REQUEST / CANCEL / ADD from an organizer elsewhere to our users.
+async fn to_attendees(
+    store: &Store,
+    config: &ImipConfig,
+    msg: &Inbound,
+    recipients: &[String],
+) -> Outcome {
+    let Some(organizer) = scheduling::organizer_of(&msg.ical) else {
+        return record(store, msg, Outcome::Rejected("no ORGANIZER".into())).await;
+    };
+    match store.principal_by_address(&organizer) {
+        Ok(Some(_)) => {
+            return record(
+                store,
+                msg,
+                Outcome::Rejected(
+                    "the ORGANIZER is a user of this server; only herald speaks for them".into(),
+                ),
+            )
+            .await;
+        }
+        Ok(None) => {}
+        Err(e) => return temp(e),
+    }
+    if let Err(why) = trusted(msg) {
+        return record(store, msg, Outcome::Rejected(why)).await;
+    }
+    if !scheduling::address_is(&msg.from, &organizer) {
+        return record(
+            store,
+            msg,
+            Outcome::Rejected(format!(
+                "From {} is not the ORGANIZER {organizer}",
+                msg.from
+            )),
+        )
+        .await;
+    }
+    let mut users = Vec::new();
+    let mut addrs: Vec<String> = recipients
+        .iter()
+        .map(|r| scheduling::normalize_address(r))
+        .collect();
+    addrs.extend(scheduling::attendees_of(&msg.ical));
+    for a in addrs {
+        if let Ok(Some(u)) = store.principal_by_address(&a)
+            && !users.iter().any(|(x, _): &(String, String)| x == &u)
+            && scheduling::attendees_of(&msg.ical).contains(&a)
+        {
+            users.push((u, a));
+        }
+    }
+    if users.is_empty() {
+        return record(store, msg, Outcome::Rejected("no local attendee".into())).await;
+    }
+    let outcome = record(
+        store,
+        msg,
+        Outcome::Processed(format!(
+            "{} to {} local attendee(s)",
+            msg.method.as_str(),
+            users.len()
+        )),
+    )
+    .await;
+    if !matches!(outcome, Outcome::Processed(_)) {
+        return outcome;
+    }
+    for (user, addr) in users {
+        copy_to_inbox(store, &user, msg).await;
+        if !config.auto_add_invitations {
+            continue;
+        }
+        let itip = ItipMessage {
+            method: msg.method,
+            recipient: addr,
+            sender: organizer.clone(),
+            uid: msg.uid.clone(),
+            sequence: 0,
+            ical: msg.ical.clone(),
+        };
+        let name = format!(
+            "{}.ics",
+            msg.uid
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+                .take(100)
+                .collect::<String>()
+        );
+        let f: Transform = match msg.method {
+            Method::Cancel => Box::new(move |cur| {
+                scheduling::deliver_cancel(cur, &itip).map_err(|e| e.to_string())
+            }),
+            _ => Box::new(move |cur| {
+                scheduling::deliver_request(cur, &itip)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            }),
+        };
+        if let Err(e) = store
+            .transform_object(&user, DEFAULT_CALENDAR, &msg.uid, &name, true, f)
+            .await
+        {
+            tracing::warn!(
+                "ingest: adding {} to {user}'s calendar failed: {e}",
+                msg.uid
+            );
+        }
+    }
+    outcome
+}

@@ -1,0 +1,172 @@
+//! The LMTP listener (RFC 2033): lets any MTA hand mail to herald. One
+//! message per transaction, one reply per accepted recipient after DATA
+//! (the same outcome for each: the message is processed once), size limit
+//! enforced while reading. Off unless `imip.lmtp_listen` is set.
+
+use crate::config::ImipConfig;
+use crate::ingest::{self, Outcome};
+use crate::store::Store;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Longest command line accepted (RFC 5321 section 4.5.3.1.4 says 512; be lenient).
+const MAX_LINE: usize = 4096;
+/// Most recipients per transaction.
+const MAX_RECIPIENTS: usize = 100;
+
+/// Accept LMTP connections until the task is dropped.
+pub async fn serve(listener: TcpListener, store: Store, config: Arc<ImipConfig>) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let (store, config) = (store.clone(), config.clone());
+        tokio::spawn(async move {
+            if let Err(e) = session(stream, &store, &config).await {
+                tracing::debug!("lmtp {peer}: {e}");
+            }
+        });
+    }
+}
+
+/// Read one line (CRLF or LF), at most `max` bytes; None at end of stream.
+async fn read_line(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    max: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    let mut line = Vec::new();
+    let n = (&mut *r)
+        .take(max as u64 + 2)
+        .read_until(b'\n', &mut line)
+        .await?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if !line.ends_with(b"\n") && line.len() > max {
+        return Err(std::io::Error::other("line too long"));
+    }
+    while line.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+        line.pop();
+    }
+    Ok(Some(line))
+}
+
+async fn session(stream: TcpStream, store: &Store, config: &ImipConfig) -> std::io::Result<()> {
+    let (rd, mut w) = stream.into_split();
+    let mut r = BufReader::new(rd);
+    w.write_all(b"220 herald LMTP ready\r\n").await?;
+    let mut from: Option<String> = None;
+    let mut rcpts: Vec<String> = Vec::new();
+    loop {
+        let Some(line) = read_line(&mut r, MAX_LINE).await? else {
+            return Ok(());
+        };
+        let text = String::from_utf8_lossy(&line).to_string();
+        let upper = text.to_ascii_uppercase();
+        let reply = if upper.starts_with("LHLO") {
+            format!(
+                "250-herald\r\n250-PIPELINING\r\n250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250 SIZE {}",
+                config.max_message_bytes
+            )
+        } else if upper.starts_with("MAIL FROM:") {
+            let size = upper
+                .split_whitespace()
+                .find_map(|p| p.strip_prefix("SIZE="))
+                .and_then(|v| v.parse::<usize>().ok());
+            if size.is_some_and(|s| s > config.max_message_bytes) {
+                "552 5.3.4 message too big".to_string()
+            } else {
+                from = Some(text[10..].trim().to_string());
+                rcpts.clear();
+                "250 2.1.0 ok".to_string()
+            }
+        } else if upper.starts_with("RCPT TO:") {
+            if from.is_none() {
+                "503 5.5.1 MAIL first".to_string()
+            } else if rcpts.len() >= MAX_RECIPIENTS {
+                "452 4.5.3 too many recipients".to_string()
+            } else {
+                let addr = text[8..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_matches(|c| c == '<' || c == '>')
+                    .to_string();
+                rcpts.push(addr);
+                "250 2.1.5 ok".to_string()
+            }
+        } else if upper == "DATA" {
+            if rcpts.is_empty() {
+                "503 5.5.1 RCPT first".to_string()
+            } else {
+                w.write_all(b"354 send the message, end with <CRLF>.<CRLF>\r\n")
+                    .await?;
+                let (message, too_big) = read_data(&mut r, config.max_message_bytes).await?;
+                let outcome = if too_big {
+                    Outcome::DataError(format!(
+                        "message larger than {} bytes",
+                        config.max_message_bytes
+                    ))
+                } else {
+                    ingest::ingest(store, config, &message, &rcpts).await
+                };
+                let line = outcome.lmtp_reply();
+                let mut out = String::new();
+                for _ in &rcpts {
+                    out.push_str(&line);
+                    out.push_str("\r\n");
+                }
+                w.write_all(out.as_bytes()).await?;
+                from = None;
+                rcpts.clear();
+                continue;
+            }
+        } else if upper == "RSET" {
+            from = None;
+            rcpts.clear();
+            "250 2.0.0 ok".to_string()
+        } else if upper == "NOOP" {
+            "250 2.0.0 ok".to_string()
+        } else if upper.starts_with("VRFY") {
+            "252 2.1.5 cannot verify".to_string()
+        } else if upper == "QUIT" {
+            w.write_all(b"221 2.0.0 bye\r\n").await?;
+            return Ok(());
+        } else {
+            "500 5.5.2 command not recognised".to_string()
+        };
+        w.write_all(reply.as_bytes()).await?;
+        w.write_all(b"\r\n").await?;
+    }
+}
+
+/// Read DATA up to the lone "."; undo dot-stuffing; stop keeping bytes past
+/// `max` (but read to the end so the session stays in step).
+async fn read_data(
+    r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    max: usize,
+) -> std::io::Result<(Vec<u8>, bool)> {
+    let mut message = Vec::new();
+    let mut too_big = false;
+    loop {
+        let mut line = Vec::new();
+        let n = (&mut *r).take(1 << 20).read_until(b'\n', &mut line).await?;
+        if n == 0 {
+            return Err(std::io::Error::other("connection closed during DATA"));
+        }
+        if line == b".\r\n" || line == b".\n" {
+            return Ok((message, too_big));
+        }
+        let body = if line.starts_with(b"..") {
+            &line[1..]
+        } else {
+            &line[..]
+        };
+        if message.len() + body.len() > max {
+            too_big = true;
+        } else if !too_big {
+            message.extend_from_slice(body);
+        }
+    }
+}
