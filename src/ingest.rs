@@ -196,6 +196,24 @@ fn organizer_user(
             return Ok(Some((user, addr)));
         }
     }
+    // No ORGANIZER (Outlook) and no envelope recipient (a pipe without
+    // --recipient): the user whose event with this UID they organize.
+    for p in store.principals()? {
+        let Some(calendar) = calendar_of(store, &p.name, &msg.uid)? else {
+            continue;
+        };
+        let Some(name) = store.uid_in(&p.name, &calendar, &msg.uid)? else {
+            continue;
+        };
+        let body = store
+            .body(&p.name, &format!("{calendar}{name}"))?
+            .unwrap_or_default();
+        if let Some(org) = scheduling::organizer_of(&String::from_utf8_lossy(&body))
+            && p.emails.contains(&org)
+        {
+            return Ok(Some((p.name, org)));
+        }
+    }
     Ok(None)
 }
 

@@ -235,3 +235,78 @@ fn hostile_replies_change_nothing() {
     );
     assert!(t.elapsed() < Duration::from_secs(1));
 }
+
+/// The organizer's event that a fixture answers.
+fn fixture_event(uid: &str, seq: u32, attendee: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20240301T000000Z\r\nSEQUENCE:{seq}\r\nDTSTART:20240307T090000Z\r\nDTEND:20240307T100000Z\r\nSUMMARY:Fixture\r\nORGANIZER;CN=Olivia:mailto:organizer@herald.test\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:organizer@herald.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:{attendee}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[test]
+fn client_shaped_replies_from_the_fixtures() {
+    let s = Server::start_with_config("[imip]\ntrusted_authserv_ids = [\"mx.herald.test\"]\n");
+    s.add_user("olivia", "organizer@herald.test", "olivia-pass");
+    let olivia = Some(("olivia", "olivia-pass"));
+    let cases = [
+        // (fixture, UID, SEQUENCE, attendee, expected PARTSTAT after)
+        (
+            "gmail-accept.eml",
+            "sync-20240305@herald.test",
+            0,
+            "alice@gmail.example",
+            "ACCEPTED",
+        ),
+        // Outlook: no ORGANIZER, no DTSTART, a COMMENT, Windows zone names.
+        (
+            "outlook-accept.eml",
+            "budget-review-20240307@herald.test",
+            2,
+            "bob@outlook.example",
+            "ACCEPTED",
+        ),
+        // Apple Mail carries no Authentication-Results: refused under the strict policy.
+        (
+            "apple-mail-accept.eml",
+            "design-review-20240306@herald.test",
+            0,
+            "carol@icloud.example",
+            "NEEDS-ACTION",
+        ),
+    ];
+    for (file, uid, seq, attendee, _) in &cases {
+        let path = format!("/dav/calendars/olivia/default/{file}.ics");
+        let r = s.request(
+            "PUT",
+            &path,
+            olivia,
+            &[("Content-Type", "text/calendar")],
+            fixture_event(uid, *seq, attendee).as_bytes(),
+        );
+        assert_eq!(r.status, 201, "{file}: {}", r.body);
+    }
+    let cfg = s.dir.path().join("herald.toml");
+    for (file, _, _, attendee, expected) in &cases {
+        let mail = std::fs::read_to_string(format!(
+            "{}/tests/fixtures/imip/{file}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
+        let (ok, out, err) = s.cli(&["ingest", "--config", cfg.to_str().unwrap()], &mail);
+        assert!(ok, "{file}: {out} {err}");
+        let path = format!("/dav/calendars/olivia/default/{file}.ics");
+        let body = s
+            .request("GET", &path, olivia, &[], b"")
+            .body
+            .replace("\r\n ", "");
+        let line = body
+            .lines()
+            .find(|l| l.contains(attendee))
+            .unwrap_or("")
+            .to_string();
+        assert!(
+            line.contains(&format!("PARTSTAT={expected}")),
+            "{file}: {line} ({err})"
+        );
+    }
+}
