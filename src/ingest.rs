@@ -529,7 +529,10 @@ async fn to_attendees(
     }
     for (user, addr) in users {
         copy_to_inbox(store, &user, msg).await;
-        if !config.auto_add_invitations {
+        // An update or cancellation of an event the user already has goes to
+        // their calendar; a new invitation only with auto_add_invitations.
+        let known = matches!(store.uid_in(&user, DEFAULT_CALENDAR, &msg.uid), Ok(Some(_)));
+        if !config.auto_add_invitations && !known {
             continue;
         }
         let itip = ItipMessage {

@@ -79,7 +79,26 @@ pub(super) fn rkey(v: &str) -> String {
 
 /// None for a master, the RECURRENCE-ID key for an override.
 pub(super) fn key(c: &Comp) -> Option<String> {
-    c.prop("RECURRENCE-ID").map(|p| rkey(&p.value))
+    c.prop("RECURRENCE-ID").map(instance_key)
+}
+
+/// The key of an instance named by a RECURRENCE-ID: its UTC instant when the
+/// value is a date-time in a known zone, so that the same instance written
+/// in UTC (Google) or in a local zone (Outlook) matches; otherwise the value.
+pub(super) fn instance_key(p: &Prop) -> String {
+    use chrono::TimeZone;
+    let v = rkey(&p.value);
+    if let Some(tzid) = p.param("TZID")
+        && let Some(tz) = crate::ical::timezone::known_zone(tzid)
+        && let Some((naive, false)) = crate::ical::timezone::parse_date_time(&v)
+        && let Some(local) = tz.from_local_datetime(&naive).earliest()
+    {
+        return local
+            .with_timezone(&chrono::Utc)
+            .format("%Y%m%dT%H%M%SZ")
+            .to_string();
+    }
+    v
 }
 
 /// Master and overrides of one object.

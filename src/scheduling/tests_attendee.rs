@@ -314,3 +314,15 @@ fn schedule_status_and_round_trip() {
     let again = put(Some(&org.stored), &applied);
     assert!(again.messages.is_empty() && !again.schedule_tag_changes);
 }
+
+#[test]
+fn reply_for_an_instance_in_a_local_zone_matches_the_utc_override() {
+    let organizer = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:z1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240304T130000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=5\r\nORGANIZER:mailto:o@herald.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@example.net\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:z1\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240306T130000Z\r\nDTSTART:20240306T150000Z\r\nDURATION:PT1H\r\nORGANIZER:mailto:o@herald.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let reply = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:z1\r\nDTSTAMP:20240102T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20240306T140000\r\nORGANIZER:mailto:o@herald.test\r\nATTENDEE;PARTSTAT=TENTATIVE:mailto:a@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let out = crate::scheduling::apply_reply(organizer, reply, "mailto:a@example.net").unwrap();
+    // The existing override (13:00Z = 14:00 Berlin) got the answer; no second override appeared.
+    assert_eq!(out.matches("RECURRENCE-ID").count(), 1, "{out}");
+    let unfolded = out.replace("\r\n ", "");
+    let override_part = unfolded.split("RECURRENCE-ID").nth(1).unwrap();
+    assert!(override_part.contains("PARTSTAT=TENTATIVE"), "{out}");
+}

@@ -310,3 +310,88 @@ fn client_shaped_replies_from_the_fixtures() {
         );
     }
 }
+
+#[test]
+fn refresh_sends_the_request_again_and_oversized_mail_is_refused() {
+    let s = Server::start_with_config(IMIP_CONFIG);
+    invite(&s);
+    let dir = s.data_dir().join("mail-out");
+    let count = || std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let refresh = format!(
+        "{PASS}From: <alice@example.net>\r\nTo: admin@localhost\r\nMessage-ID: <refresh-1@example.net>\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method=REFRESH; charset=UTF-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REFRESH\r\nBEGIN:VEVENT\r\nUID:mail-1\r\nDTSTAMP:20250103T000000Z\r\nORGANIZER:mailto:admin@localhost\r\nATTENDEE:mailto:alice@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let replies = lmtp(lmtp_port(&s), &["admin@localhost"], &refresh);
+    assert!(replies[0].starts_with("250"), "{replies:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(count(), 2, "the REQUEST was not sent again");
+    // 20 MB through `herald ingest`: refused as a bad message (EX_DATAERR), quickly.
+    let big = format!(
+        "From: <alice@example.net>\r\nMessage-ID: <big@x>\r\n\r\n{}",
+        "x".repeat(20 * 1024 * 1024)
+    );
+    let t = Instant::now();
+    let out = std::process::Command::new(bin())
+        .args(["ingest", "--data-dir"])
+        .arg(s.data_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            let _ = c.stdin.take().unwrap().write_all(big.as_bytes());
+            c.wait()
+        })
+        .unwrap();
+    assert_eq!(out.code(), Some(65));
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn invitation_from_outside_lands_in_the_inbox_only() {
+    let s = Server::start_with_config(IMIP_CONFIG);
+    let request = |id: &str, organizer: &str| {
+        format!(
+            "Authentication-Results: mx.herald.test; dmarc=pass header.from=partner.example\r\nFrom: Frank <{organizer}>\r\nTo: admin@localhost\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:outside-1\r\nDTSTAMP:20250103T000000Z\r\nDTSTART:20250312T100000Z\r\nDTEND:20250312T110000Z\r\nSUMMARY:Partner call\r\nORGANIZER:mailto:{organizer}\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:admin@localhost\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let replies = lmtp(
+        lmtp_port(&s),
+        &["admin@localhost"],
+        &request("req-1@partner.example", "frank@partner.example"),
+    );
+    assert!(replies[0].contains("processed"), "{replies:?}");
+    let r = s.req(
+        "PROPFIND",
+        "/dav/calendars/admin/inbox/",
+        &[("Depth", "1")],
+        "",
+    );
+    assert_eq!(hrefs(&r.body).len(), 2, "{}", r.body);
+    // Not in the calendar: calendar spam is real (imip.auto_add_invitations = false).
+    assert_eq!(
+        s.req("GET", &format!("{CAL}outside-1.ics"), &[], "").status,
+        404
+    );
+    // Someone outside may not speak for an organizer of this server.
+    let replies = lmtp(
+        lmtp_port(&s),
+        &["admin@localhost"],
+        &request("req-2@partner.example", "admin@localhost"),
+    );
+    assert!(replies[0].contains("rejected"), "{replies:?}");
+    let r = s.req(
+        "PROPFIND",
+        "/dav/calendars/admin/inbox/",
+        &[("Depth", "1")],
+        "",
+    );
+    assert_eq!(hrefs(&r.body).len(), 2);
+}
