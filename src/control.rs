@@ -8,7 +8,7 @@
 
 use crate::config::ImipConfig;
 use crate::ical;
-use crate::store::{CalendarObjectMeta, OutboxState, Principal, Store, StoreError};
+use crate::store::{CalendarObjectMeta, OutboxState, Principal, Store, StoreError, resource_name};
 use base64ct::{Base64, Encoding};
 use std::sync::Arc;
 
@@ -91,34 +91,6 @@ fn valid_user_name(name: &str) -> bool {
         && !name.starts_with('.')
 }
 
-/// A file name for an imported object: its UID when that is a safe name.
-fn object_name(uid: &str) -> String {
-    let safe: String = uid
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    let safe = safe.trim_start_matches('.');
-    if safe.is_empty() {
-        format!("{:x}.ics", fnv(uid.as_bytes()))
-    } else {
-        format!("{safe}.ics")
-    }
-}
-
-/// FNV-1a, for names of objects whose UID has no usable characters.
-fn fnv(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x100000001b3)
-    })
-}
-
 fn calendar_path(slug: &str) -> String {
     format!("{}/", slug.trim_matches('/'))
 }
@@ -197,7 +169,7 @@ async fn run(store: &Store, imip: &ImipConfig, req: Request) -> Result<String, S
             for text in objects {
                 match ical::parse_object(&text) {
                     Ok(info) => batch.push((
-                        object_name(&info.uid),
+                        format!("{}.ics", resource_name(&info.uid)),
                         text.into_bytes(),
                         CalendarObjectMeta {
                             uid: info.uid,
@@ -345,8 +317,5 @@ mod tests {
         assert!(valid_user_name("alice"));
         assert!(!valid_user_name("a/b"));
         assert!(!valid_user_name(".."));
-        assert_eq!(object_name("abc@x.org"), "abc@x.org.ics");
-        assert_eq!(object_name("a/b c"), "a_b_c.ics");
-        assert!(object_name("...").ends_with(".ics"));
     }
 }

@@ -8,8 +8,8 @@
 use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender};
 use crate::scheduling::{self, ItipMessage, Method};
 use crate::store::{
-    DEFAULT_CALENDAR, INBOX, NewMessage, OutboxEntry, OutboxResult, PutRequest, Rewrite,
-    ScheduleTag, Store, StoreError, Transform,
+    DEFAULT_CALENDAR, NewMessage, OutboxEntry, OutboxResult, Rewrite, Store, StoreError, Transform,
+    resource_name,
 };
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -143,7 +143,7 @@ impl Worker {
                 error: format!("unknown method {}", entry.message.method),
             };
         };
-        let name = format!("{}.ics", object_name(&msg.uid));
+        let name = format!("{}.ics", resource_name(&msg.uid));
         let outcome = match method {
             Method::Request | Method::Add => {
                 let m = msg.clone();
@@ -215,21 +215,9 @@ impl Worker {
 
     /// Keep the iTIP message in the recipient's schedule inbox (RFC 6638 section 4.1).
     async fn copy_to_inbox(&self, user: &str, entry: &OutboxEntry) {
-        let path = format!("{INBOX}{}.ics", object_name(&entry.message_id));
-        let req = PutRequest {
-            body: entry.message.ical.as_bytes().to_vec(),
-            content_type: format!(
-                "text/calendar; charset=utf-8; method={}",
-                entry.message.method
-            ),
-            if_match: None,
-            if_none_match_any: false,
-            if_schedule_tag: None,
-            calendar: None,
-            schedule_tag: ScheduleTag::None,
-            outbox: Vec::new(),
-        };
-        if let Err(e) = self.store.put(user, &path, req).await {
+        let m = &entry.message;
+        let name = resource_name(&entry.message_id);
+        if let Err(e) = self.store.put_inbox(user, &name, &m.ical, &m.method).await {
             tracing::warn!("outbox {}: inbox copy for {user} failed: {e}", entry.id);
         }
     }
@@ -291,27 +279,6 @@ fn to_itip(m: &NewMessage) -> ItipMessage {
         uid: m.uid.clone(),
         sequence: 0,
         ical: m.ical.clone(),
-    }
-}
-
-/// A safe resource name from a UID or Message-ID.
-fn object_name(s: &str) -> String {
-    let safe: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(120)
-        .collect();
-    let safe = safe.trim_start_matches('.').to_string();
-    if safe.is_empty() {
-        "event".into()
-    } else {
-        safe
     }
 }
 

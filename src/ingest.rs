@@ -11,8 +11,8 @@ use crate::config::ImipConfig;
 use crate::imip::inbound::{self, Inbound, SenderAuth, TrustPolicy, Verdict};
 use crate::scheduling::{self, ItipMessage, Method};
 use crate::store::{
-    DEFAULT_CALENDAR, HistoryEntry, INBOX, InboundApplied, NewMessage, PutRequest, ScheduleTag,
-    Store, StoreError, Transform,
+    DEFAULT_CALENDAR, HistoryEntry, InboundApplied, NewMessage, Store, StoreError, Transform,
+    resource_name,
 };
 
 /// What became of a message; maps to sysexits codes and LMTP replies.
@@ -429,32 +429,11 @@ fn applied(r: Result<InboundApplied, StoreError>) -> Outcome {
 
 /// Keep an inbound iTIP message in `user`'s schedule inbox.
 async fn copy_to_inbox(store: &Store, user: &str, msg: &Inbound) {
-    let name: String = msg
-        .message_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .take(100)
-        .collect();
-    let req = PutRequest {
-        body: msg.ical.as_bytes().to_vec(),
-        content_type: format!(
-            "text/calendar; charset=utf-8; method={}",
-            msg.method.as_str()
-        ),
-        if_match: None,
-        if_none_match_any: false,
-        if_schedule_tag: None,
-        calendar: None,
-        schedule_tag: ScheduleTag::None,
-        outbox: Vec::new(),
-    };
-    if let Err(e) = store.put(user, &format!("{INBOX}in-{name}.ics"), req).await {
+    let name = format!("in-{}", resource_name(&msg.message_id));
+    if let Err(e) = store
+        .put_inbox(user, &name, &msg.ical, msg.method.as_str())
+        .await
+    {
         tracing::warn!("ingest: inbox copy for {user} failed: {e}");
     }
 }
@@ -543,14 +522,7 @@ async fn to_attendees(
             sequence: 0,
             ical: msg.ical.clone(),
         };
-        let name = format!(
-            "{}.ics",
-            msg.uid
-                .chars()
-                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
-                .take(100)
-                .collect::<String>()
-        );
+        let name = format!("{}.ics", resource_name(&msg.uid));
         let f: Transform = match msg.method {
             Method::Cancel => Box::new(move |cur| {
                 scheduling::deliver_cancel(cur, &itip).map_err(|e| e.to_string())

@@ -9,7 +9,7 @@ use super::error::{Result, StoreError};
 use super::model::*;
 use super::outbox::Transform;
 use super::tables::*;
-use super::write::W;
+use super::write::{INBOX, W};
 use redb::{ReadableDatabase, ReadableTable};
 
 fn history_key(user: &str, uid: &str) -> String {
@@ -151,6 +151,24 @@ impl Store {
                 Ok(None)
             })
             .await
+    }
+
+    /// Keep an iTIP message in `user`'s schedule inbox (RFC 6638 section
+    /// 4.1) as `inbox/NAME.ics`.
+    pub async fn put_inbox(&self, user: &str, name: &str, ical: &str, method: &str) -> Result<()> {
+        let req = PutRequest {
+            body: ical.as_bytes().to_vec(),
+            content_type: format!("text/calendar; charset=utf-8; method={method}"),
+            if_match: None,
+            if_none_match_any: false,
+            if_schedule_tag: None,
+            calendar: None,
+            schedule_tag: ScheduleTag::None,
+            outbox: Vec::new(),
+        };
+        self.put(user, &format!("{INBOX}{name}.ics"), req)
+            .await
+            .map(|_| ())
     }
 
     /// The history of `user`'s event `uid`, oldest first.

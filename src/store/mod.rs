@@ -17,7 +17,7 @@ pub use error::{Result, StoreError};
 pub use model::*;
 pub use outbox::{Rewrite, Transform};
 pub use read::{SyncToken, normalize_address};
-pub use tables::{member_name, parent_path};
+pub use tables::{member_name, parent_path, resource_name};
 pub use write::{CopyMove, DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
 
 use redb::Database;

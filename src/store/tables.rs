@@ -66,6 +66,33 @@ pub fn member_name(path: &str) -> &str {
     }
 }
 
+/// A safe member name (without extension) made from a UID or Message-ID:
+/// letters, digits and `-_.@` kept, anything else `_`, at most 120
+/// characters, no leading dot; a hash when nothing usable is left.
+pub fn resource_name(s: &str) -> String {
+    let safe: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(120)
+        .collect();
+    let safe = safe.trim_start_matches('.');
+    if safe.is_empty() {
+        // FNV-1a of the original, for names with no usable character.
+        let h = s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
+        format!("{h:x}")
+    } else {
+        safe.to_string()
+    }
+}
+
 /// Encode a time index: exact flag, more_after flag and value, then spans.
 pub fn encode_index(index: &crate::ical::TimeIndex) -> Vec<u8> {
     let mut out = Vec::with_capacity(10 + index.spans.len() * 16);
@@ -118,6 +145,9 @@ mod tests {
         assert_eq!(parent_path(""), None);
         assert_eq!(member_name("a/b/"), "b");
         assert_eq!(member_name("a/x.ics"), "x.ics");
+        assert_eq!(resource_name("abc@x.org"), "abc@x.org");
+        assert_eq!(resource_name("a/b c"), "a_b_c");
+        assert!(!resource_name("...").is_empty());
     }
 
     #[test]
