@@ -120,10 +120,33 @@ fn sync_token(s: &Server) -> String {
         .to_string()
 }
 
+/// The REQUEST as it reached the SMTP sink: its SEQUENCE.
+fn request_at_sink(sink: &crate::smtp_sink::Sink) -> String {
+    let got = sink.wait_for(1, 20);
+    let data = &got[0].data;
+    assert!(
+        got[0].rcpt == "alice@example.net" && data.contains("METHOD:REQUEST"),
+        "{data}"
+    );
+    assert!(data.contains("UID:mail-1"));
+    data.lines()
+        .find_map(|l| l.strip_prefix("SEQUENCE:"))
+        .unwrap_or("0")
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn reply_over_lmtp_updates_partstat_once() {
-    let s = Server::start_with_config(IMIP_CONFIG);
-    let seq = invite(&s);
+    let sink = crate::smtp_sink::Sink::start(0, &[]);
+    let s = Server::start_with_config(&format!(
+        "{IMIP_CONFIG}[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+        sink.port
+    ));
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:mail-1\r\nDTSTAMP:20250101T000000Z\r\nSEQUENCE:2\r\nDTSTART:20250310T100000Z\r\nDTEND:20250310T110000Z\r\nSUMMARY:Review\r\nORGANIZER;CN=Admin:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:admin@localhost\r\nATTENDEE;CN=Alice;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:alice@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(s.put_ics(&format!("{CAL}review.ics"), ics).status, 201);
+    // The test turns the REQUEST that reached the sink into Alice's REPLY.
+    let seq = request_at_sink(&sink);
     let token = sync_token(&s);
     let mail = reply_mail(
         "r1@example.net",
