@@ -49,6 +49,55 @@ pub struct ImipConfig {
     pub auto_add_invitations: bool,
     /// Largest message accepted by LMTP and `herald ingest`.
     pub max_message_bytes: usize,
+    /// Per-invitation reply addresses: outgoing REQUESTs name
+    /// `local+TOKEN@domain` (from `reply_address`) as ORGANIZER and
+    /// Reply-To; a reply to that address is bound to its event and attendee
+    /// whatever its headers say. Needs plus-addressing at the MTA.
+    pub reply_tokens: bool,
+    /// The base address for reply tokens, e.g. "calendar@example.org".
+    pub reply_address: Option<String>,
+    /// The key that signs reply tokens (`DATA_DIR/reply-token.key`), loaded
+    /// at start; not a configuration key.
+    #[serde(skip)]
+    pub token_key: Option<Vec<u8>>,
+}
+
+impl ImipConfig {
+    /// (local part, domain) of `reply_address` when reply tokens are on.
+    pub fn reply_token_parts(&self) -> Option<(String, String)> {
+        if !self.reply_tokens {
+            return None;
+        }
+        let (local, domain) = self.reply_address.as_deref()?.trim().rsplit_once('@')?;
+        let local = local.trim_start_matches("mailto:");
+        Some((local.to_string(), domain.to_ascii_lowercase()))
+    }
+
+    /// Read (or create, owner-only) the reply-token key in `data_dir`.
+    pub fn load_token_key(&mut self, data_dir: &Path) -> Result<(), String> {
+        if !self.reply_tokens {
+            return Ok(());
+        }
+        let path = data_dir.join("reply-token.key");
+        let key = match std::fs::read(&path) {
+            Ok(k) if k.len() >= 32 => k,
+            _ => {
+                let mut k = vec![0u8; 32];
+                ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k)
+                    .map_err(|_| "cannot make a reply-token key".to_string())?;
+                std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
+                std::fs::write(&path, &k).map_err(|e| format!("{}: {e}", path.display()))?;
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+                }
+                k
+            }
+        };
+        self.token_key = Some(key);
+        Ok(())
+    }
 }
 
 impl Default for ImipConfig {
@@ -59,6 +108,9 @@ impl Default for ImipConfig {
             trusted_authserv_ids: Vec::new(),
             auto_add_invitations: false,
             max_message_bytes: 10 * 1024 * 1024,
+            reply_tokens: false,
+            reply_address: None,
+            token_key: None,
         }
     }
 }
@@ -162,6 +214,11 @@ impl Config {
                 "imip.sender_verification: '{}' is not \"strict\" or \"from-only\"",
                 self.imip.sender_verification
             ));
+        }
+        if self.imip.reply_tokens && self.imip.reply_token_parts().is_none() {
+            return Err(
+                "imip.reply_tokens needs imip.reply_address, e.g. \"calendar@example.org\"".into(),
+            );
         }
         if let Some(addr) = &self.imip.lmtp_listen
             && addr.parse::<SocketAddr>().is_err()

@@ -5,7 +5,8 @@
 //! `DATA_DIR/mail-out/`). Each result goes back into the store with the
 //! organizer's SCHEDULE-STATUS for that attendee.
 
-use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender};
+use crate::config::ImipConfig;
+use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender, inbound};
 use crate::scheduling::{self, ItipMessage, Method};
 use crate::store::{
     DEFAULT_CALENDAR, NewMessage, OutboxEntry, OutboxResult, Rewrite, Store, StoreError, Transform,
@@ -34,6 +35,7 @@ pub const SPOOL_DIR: &str = "mail-out";
 pub struct Worker {
     store: Store,
     smtp: SmtpConfig,
+    imip: ImipConfig,
     sender: Option<SmtpSender>,
     spool: PathBuf,
     ready: Arc<Notify>,
@@ -43,6 +45,7 @@ impl Worker {
     pub fn new(
         store: Store,
         smtp: SmtpConfig,
+        imip: ImipConfig,
         data_dir: &std::path::Path,
         ready: Arc<Notify>,
     ) -> Worker {
@@ -50,6 +53,7 @@ impl Worker {
         Worker {
             store,
             smtp,
+            imip,
             sender,
             spool: data_dir.join(SPOOL_DIR),
             ready,
@@ -222,14 +226,33 @@ impl Worker {
         }
     }
 
+    /// With `imip.reply_tokens`: the reply address for this (event,
+    /// attendee) and the REQUEST naming it as ORGANIZER (RFC 6047 replies
+    /// go to the ORGANIZER), so the answer is bound to them.
+    fn with_reply_token(&self, m: &NewMessage) -> Option<(String, String)> {
+        if !matches!(m.method.as_str(), "REQUEST" | "ADD") {
+            return None;
+        }
+        let (local, domain) = self.imip.reply_token_parts()?;
+        let key = self.imip.token_key.as_deref()?;
+        let token = inbound::reply_token(key, &m.uid, &m.recipient);
+        let address = format!("mailto:{local}+{token}@{domain}");
+        let ical = scheduling::replace_organizer(&m.ical, &address)?;
+        Some((address, ical))
+    }
+
     /// Send one message by email (or spool it); the SCHEDULE-STATUS to record.
     async fn deliver_mail(&mut self, entry: &OutboxEntry) -> (OutboxResult, Option<&'static str>) {
         let m = &entry.message;
+        let (sender, ical) = match self.with_reply_token(m) {
+            Some((address, ical)) => (address, ical),
+            None => (m.sender.clone(), m.ical.clone()),
+        };
         let out = Outgoing {
             method: &m.method,
             recipient: &m.recipient,
-            sender: &m.sender,
-            ical: &m.ical,
+            sender: &sender,
+            ical: &ical,
             message_id: &entry.message_id,
             date: chrono::DateTime::from_timestamp(entry.created, 0).unwrap_or_default(),
         };

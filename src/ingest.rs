@@ -80,11 +80,12 @@ fn one_line(s: &str) -> String {
 }
 
 fn policy(config: &ImipConfig) -> TrustPolicy {
+    let tokens = config.reply_token_parts();
     TrustPolicy {
         from_only: config.sender_verification == "from-only",
         trusted_authserv_ids: config.trusted_authserv_ids.clone(),
-        reply_token_local: None,
-        reply_token_domain: None,
+        reply_token_local: tokens.as_ref().map(|(l, _)| l.clone()),
+        reply_token_domain: tokens.map(|(_, d)| d),
     }
 }
 
@@ -136,7 +137,8 @@ pub async fn ingest(
 fn trusted(msg: &Inbound) -> Result<(), String> {
     match &msg.sender_auth {
         SenderAuth::Authenticated(_) | SenderAuth::FromOnly => Ok(()),
-        SenderAuth::Token(_) => Err("reply tokens are not enabled".into()),
+        // Checked against the event and attendee by the caller.
+        SenderAuth::Token(_) => Ok(()),
         // Under "from-only" the analysis says FromOnly; Unverified then means
         // our own MTA recorded evidence of forgery (e.g. dmarc=fail).
         SenderAuth::Unverified(why) => Err(format!(
@@ -154,7 +156,7 @@ async fn process(
 ) -> Outcome {
     match msg.method {
         Method::Reply | Method::Counter | Method::Refresh => {
-            to_organizer(store, msg, recipients).await
+            to_organizer(store, config, msg, recipients).await
         }
         Method::Request | Method::Cancel | Method::Add => {
             to_attendees(store, config, msg, recipients).await
@@ -239,7 +241,12 @@ fn history(msg: &Inbound, detail: String) -> HistoryEntry {
     }
 }
 
-async fn to_organizer(store: &Store, msg: &Inbound, recipients: &[String]) -> Outcome {
+async fn to_organizer(
+    store: &Store,
+    config: &ImipConfig,
+    msg: &Inbound,
+    recipients: &[String],
+) -> Outcome {
     let (user, organizer) = match organizer_user(store, msg, recipients) {
         Ok(Some(x)) => x,
         Ok(None) => {
@@ -279,9 +286,20 @@ async fn to_organizer(store: &Store, msg: &Inbound, recipients: &[String]) -> Ou
         .await;
     }
     let attendee = attendees[0].clone();
-    if !matches!(msg.sender_auth, SenderAuth::Token(_))
-        && !scheduling::address_is(&msg.from, &attendee)
-    {
+    if let SenderAuth::Token(token) = &msg.sender_auth {
+        // A reply to a per-invitation address counts for exactly that
+        // (event, attendee), whatever its headers say.
+        let valid = config
+            .token_key
+            .as_deref()
+            .is_some_and(|key| inbound::verify_reply_token(key, token, &msg.uid, &attendee));
+        if !valid {
+            return refuse(format!(
+                "the reply address was not issued for {attendee} and this event"
+            ))
+            .await;
+        }
+    } else if !scheduling::address_is(&msg.from, &attendee) {
         return refuse(format!("From {} is not the ATTENDEE {attendee}", msg.from)).await;
     }
     match msg.method {

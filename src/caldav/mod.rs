@@ -68,29 +68,9 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
 }
 
 async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
-    let target = match Target::parse(req.uri().path()) {
-        Ok(t) => t,
-        Err(path::PathError::NotFound) => return Err(DavError::not_found()),
-        Err(path::PathError::Invalid(why)) => return Err(DavError::bad_request(why)),
-    };
-    if target == Target::WellKnown {
-        let mut resp = empty(StatusCode::MOVED_PERMANENTLY);
-        resp.headers_mut()
-            .insert(header::LOCATION, HeaderValue::from_static(path::DAV_ROOT));
-        return Ok(resp);
-    }
-    if req.method() == Method::OPTIONS {
-        return Ok(options::options());
-    }
-    let user = authenticate(app, req.headers()).await?;
-    if let Some(owner) = target.owner()
-        && owner != user
-    {
-        return Err(DavError::precondition(
-            error::Precondition::NeedPrivileges,
-            format!("{user} may not access data of {owner}"),
-        ));
-    }
+    // Read the body before any answer, even a refusal: a response sent
+    // over an unread body makes hyper close the connection, and clients
+    // that pool connections (python-requests) then fail their next request.
     let (parts, body) = req.into_parts();
     let limit = app.config.limits.max_body_bytes;
     if let Some(len) = parts
@@ -106,6 +86,29 @@ async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
         Ok(b) => b.to_bytes(),
         Err(_) => return Err(too_large(limit)),
     };
+    let target = match Target::parse(parts.uri.path()) {
+        Ok(t) => t,
+        Err(path::PathError::NotFound) => return Err(DavError::not_found()),
+        Err(path::PathError::Invalid(why)) => return Err(DavError::bad_request(why)),
+    };
+    if target == Target::WellKnown {
+        let mut resp = empty(StatusCode::MOVED_PERMANENTLY);
+        resp.headers_mut()
+            .insert(header::LOCATION, HeaderValue::from_static(path::DAV_ROOT));
+        return Ok(resp);
+    }
+    if parts.method == Method::OPTIONS {
+        return Ok(options::options());
+    }
+    let user = authenticate(app, &parts.headers).await?;
+    if let Some(owner) = target.owner()
+        && owner != user
+    {
+        return Err(DavError::precondition(
+            error::Precondition::NeedPrivileges,
+            format!("{user} may not access data of {owner}"),
+        ));
+    }
     let ctx = Ctx {
         app,
         user,

@@ -309,13 +309,19 @@ async fn ingest(cli: &Cli, recipients: &[String]) -> u8 {
         listen: None,
         data_dir: cli.data_dir.clone(),
     };
-    let config = match Config::resolve(cli.config.as_deref(), &overrides) {
+    let mut config = match Config::resolve(cli.config.as_deref(), &overrides) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("herald: {e}");
             return EX_TEMPFAIL;
         }
     };
+    // Used when no server runs and this process applies the message itself.
+    let dir = config.server.data_dir.clone();
+    if let Err(e) = config.imip.load_token_key(&dir) {
+        eprintln!("herald: {e}");
+        return EX_TEMPFAIL;
+    }
     let limit = config.imip.max_message_bytes as u64;
     let mut raw = Vec::new();
     if let Err(e) = std::io::stdin()

@@ -41,7 +41,7 @@ async fn bootstrap(store: &Store) -> Result<(), String> {
     Ok(())
 }
 
-pub async fn serve(config: Config) -> Result<(), String> {
+pub async fn serve(mut config: Config) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("herald=info"));
     let _ = tracing_subscriber::fmt()
@@ -70,6 +70,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     } else {
         "http"
     };
+    config.imip.load_token_key(&dir)?;
     let imip = Arc::new(config.imip.clone());
     let control_task = tokio::spawn(control::serve(
         store.clone(),
@@ -118,6 +119,7 @@ pub async fn serve(config: Config) -> Result<(), String> {
     let worker = crate::delivery::Worker::new(
         store.clone(),
         config.smtp.clone(),
+        config.imip.clone(),
         &dir,
         outbox_ready.clone(),
     );

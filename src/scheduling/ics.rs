@@ -45,6 +45,14 @@ impl Prop {
             .collect()
     }
 
+    /// Replace the value (already escaped as needed).
+    pub fn set_value(&mut self, value: &str) {
+        if self.value != value {
+            self.value = value.to_string();
+            self.raw = None;
+        }
+    }
+
     /// Set (replace, in place) parameter `name` to the single value `value`.
     pub fn set_param(&mut self, name: &str, value: &str) {
         self.set_param_values(name, vec![value.to_string()]);

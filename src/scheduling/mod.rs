@@ -249,6 +249,22 @@ pub fn organizer_of(ical: &str) -> Option<String> {
     object::organizer(cal)
 }
 
+/// The iTIP text with every ORGANIZER pointing at `address` (parameters
+/// such as CN kept): how a REQUEST names a per-invitation reply address.
+/// None when the text does not parse or has no ORGANIZER.
+pub fn replace_organizer(ical: &str, address: &str) -> Option<String> {
+    let mut top = ics::parse(ical).ok()?;
+    let cal = top.iter_mut().find(|c| c.name == "VCALENDAR")?;
+    let mut found = false;
+    for c in cal.comps.iter_mut() {
+        for p in c.props.iter_mut().filter(|p| p.name == "ORGANIZER") {
+            p.set_value(address);
+            found = true;
+        }
+    }
+    found.then(|| ics::to_string(cal))
+}
+
 /// Normalised addresses of all ATTENDEEs across all components (deduplicated,
 /// in order of appearance). Empty when the text does not parse.
 pub fn attendees_of(ical: &str) -> Vec<String> {

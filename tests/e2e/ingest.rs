@@ -418,3 +418,64 @@ fn invitation_from_outside_lands_in_the_inbox_only() {
     );
     assert_eq!(hrefs(&r.body).len(), 2);
 }
+
+#[test]
+fn reply_token_binds_the_answer_to_its_attendee() {
+    let sink = crate::smtp_sink::Sink::start(0, &[]);
+    let s = Server::start_with_config(&format!(
+        "[imip]\nlmtp_listen = \"127.0.0.1:0\"\nreply_tokens = true\nreply_address = \"calendar@herald.test\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+        sink.port
+    ));
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:tok-1\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250310T100000Z\r\nDTEND:20250310T110000Z\r\nSUMMARY:Tokens\r\nORGANIZER;CN=Admin:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:alice@example.net\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(s.put_ics(&format!("{CAL}tok.ics"), ics).status, 201);
+    let got = sink.wait_for(2, 20);
+    let to_alice = got.iter().find(|m| m.rcpt == "alice@example.net").unwrap();
+    let data = to_alice.data.replace("\r\n ", "");
+    // The REQUEST names a per-invitation address as ORGANIZER; the stored event does not change.
+    let token_addr = data
+        .lines()
+        .find(|l| l.starts_with("ORGANIZER"))
+        .and_then(|l| l.split("mailto:").nth(1))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert!(
+        token_addr.starts_with("calendar+") && token_addr.ends_with("@herald.test"),
+        "{token_addr}"
+    );
+    assert!(
+        s.req("GET", &format!("{CAL}tok.ics"), &[], "")
+            .body
+            .contains("ORGANIZER;CN=Admin:mailto:admin@localhost")
+    );
+    let reply = |id: &str, who: &str| {
+        format!(
+            "From: <{who}>\r\nTo: {token_addr}\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=UTF-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:tok-1\r\nDTSTAMP:20250102T000000Z\r\nORGANIZER:mailto:{token_addr}\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:{who}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let line_of = |who: &str| {
+        s.req("GET", &format!("{CAL}tok.ics"), &[], "")
+            .body
+            .replace("\r\n ", "")
+            .lines()
+            .find(|l| l.contains(who))
+            .unwrap_or("")
+            .to_string()
+    };
+    // Bob answering through Alice's address is refused, even with no other checks configured.
+    let r = lmtp(
+        lmtp_port(&s),
+        &[&token_addr],
+        &reply("t-1@x", "bob@example.net"),
+    );
+    assert!(r[0].contains("rejected"), "{r:?}");
+    assert!(line_of("bob@example.net").contains("NEEDS-ACTION"));
+    // Alice's answer to her address counts (no Authentication-Results needed).
+    let r = lmtp(
+        lmtp_port(&s),
+        &[&token_addr],
+        &reply("t-2@x", "alice@example.net"),
+    );
+    assert!(r[0].contains("processed"), "{r:?}");
+    assert!(line_of("alice@example.net").contains("PARTSTAT=ACCEPTED"));
+}

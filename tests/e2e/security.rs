@@ -124,3 +124,47 @@ fn hostile_bodies_get_4xx_and_server_stays_up() {
     assert_eq!(r.status, 207);
     assert_eq!(hrefs(&r.body).len(), 1);
 }
+
+/// Regression: a 401 answered over an unread body closed the connection,
+/// and clients that reuse connections (python-caldav) failed their retry.
+#[test]
+fn connection_survives_a_refused_request_with_a_body() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = Server::start();
+    let stream = std::net::TcpStream::connect(&s.addr).unwrap();
+    let mut w = stream.try_clone().unwrap();
+    let mut r = BufReader::new(stream);
+    let body =
+        r#"<D:propfind xmlns:D="DAV:"><D:prop><D:current-user-principal/></D:prop></D:propfind>"#;
+    let read_response = |r: &mut BufReader<std::net::TcpStream>| -> u16 {
+        let mut status = String::new();
+        r.read_line(&mut status).unwrap();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            if h == "\r\n" {
+                break;
+            }
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+        let mut b = vec![0; len];
+        r.read_exact(&mut b).unwrap();
+        status.split(' ').nth(1).unwrap().parse().unwrap()
+    };
+    let req = format!(
+        "PROPFIND /dav/ HTTP/1.1\r\nHost: x\r\nDepth: 0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    w.write_all(req.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut r), 401);
+    // Basic admin:admin-secret
+    let req = format!(
+        "PROPFIND /dav/ HTTP/1.1\r\nHost: x\r\nDepth: 0\r\nAuthorization: Basic YWRtaW46YWRtaW4tc2VjcmV0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    w.write_all(req.as_bytes()).unwrap();
+    assert_eq!(read_response(&mut r), 207);
+}
