@@ -3,6 +3,7 @@
 //! go through the control socket when a server runs, or open the database
 //! themselves when none does.
 
+mod doctor;
 mod serve;
 
 use crate::config::{Config, Overrides};
@@ -56,6 +57,8 @@ enum Command {
         #[arg(long)]
         recipient: Vec<String>,
     },
+    /// Check the configuration, the mail relay, reply trust and the queue.
+    Doctor,
     /// See and manage the queue of outgoing iTIP messages.
     Outbox {
         #[command(subcommand)]
@@ -148,6 +151,7 @@ async fn run(cli: Cli) -> Result<(), String> {
             file,
         } => import(&config, user, calendar, file).await,
         Command::Ingest { .. } => Ok(()),
+        Command::Doctor => doctor::doctor(&config).await,
         Command::Outbox { command } => {
             let req = match command {
                 OutboxCommand::List => Request::OutboxList,
@@ -173,7 +177,10 @@ async fn request(config: &Config, req: Request) -> Result<String, String> {
         Some(r) => r?,
         None => {
             let store = Store::open(dir).map_err(|e| e.to_string())?;
-            control::execute(&store, &config.imip, req).await
+            let reply = control::execute(&store, &config.imip, req).await;
+            // Close (join the writer) so a next command can open it at once.
+            store.close();
+            reply
         }
     };
     match reply {

@@ -102,3 +102,31 @@ fn unknown_config_key_is_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("listne"));
 }
+
+#[test]
+fn doctor_reports_relay_and_trust() {
+    let sink = crate::smtp_sink::Sink::start(0, &[]);
+    let s = Server::start_with_config(&format!(
+        "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n[imip]\ntrusted_authserv_ids = [\"mx.test\"]\n",
+        sink.port
+    ));
+    let cfg = s.dir.path().join("herald.toml");
+    let (ok, out, err) = s.cli(&["doctor", "--config", cfg.to_str().unwrap()], "");
+    assert!(ok, "{out} {err}");
+    assert!(
+        out.contains("SMTP relay 127.0.0.1:") && out.contains("accepts connections"),
+        "{out}"
+    );
+    assert!(out.contains("replies by email are checked"), "{out}");
+    // A relay that is down is an error.
+    let dead = crate::smtp_sink::free_port();
+    std::fs::write(
+        &cfg,
+        format!("[smtp]\nhost = \"127.0.0.1\"\nport = {dead}\nsecurity = \"none\"\n"),
+    )
+    .unwrap();
+    let (ok, out, _) = s.cli(&["doctor", "--config", cfg.to_str().unwrap()], "");
+    assert!(!ok);
+    assert!(out.contains("error: SMTP relay"), "{out}");
+    assert!(out.contains("replies by email are refused"), "{out}");
+}
