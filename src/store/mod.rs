@@ -4,6 +4,7 @@
 //! one transaction that updates the node, its body, indexes and the sync log
 //! together, committed through the group-commit writer.
 
+mod copy_move;
 mod error;
 mod inbound;
 mod model;
@@ -13,12 +14,13 @@ mod tables;
 mod write;
 mod writer;
 
+pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use outbox::{Rewrite, Transform};
 pub use read::{SyncToken, normalize_address};
 pub use tables::{member_name, parent_path, resource_name};
-pub use write::{CopyMove, DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
+pub use write::{DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
 
 use redb::Database;
 use std::path::Path;

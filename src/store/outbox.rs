@@ -11,13 +11,9 @@ use super::Store;
 use super::error::{Result, StoreError};
 use super::model::*;
 use super::tables::*;
-use super::write::W;
+use super::write::{W, now};
 use crate::ical;
 use redb::ReadableTable;
-
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
 
 /// Rewrites an object's text; None leaves it unchanged.
 pub type Rewrite = Box<dyn FnOnce(&str) -> Option<String> + Send>;
