@@ -87,6 +87,19 @@ fn itip_error(e: ItipError) -> DavError {
     }
 }
 
+/// The plan for a scheduling object the iTIP rules produced.
+fn planned(ctx: &Ctx<'_>, stored: String, tag_changes: bool, messages: Vec<ItipMessage>) -> Plan {
+    Plan {
+        body: stored.into_bytes(),
+        schedule_tag: if tag_changes {
+            ScheduleTag::New
+        } else {
+            ScheduleTag::Keep
+        },
+        outbox: to_outbox(ctx, messages),
+    }
+}
+
 /// Plan a PUT of `new` over `old` (the stored text, if any).
 pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> {
     let plain = |tag| Plan {
@@ -104,32 +117,16 @@ pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> 
             return Ok(plain(ScheduleTag::None));
         }
         let status = |addr: &str| status_for(ctx, addr);
-        let outcome = scheduling::organizer_put(old, new, &mine, &status).map_err(itip_error)?;
-        return Ok(Plan {
-            body: outcome.stored.into_bytes(),
-            schedule_tag: if outcome.schedule_tag_changes {
-                ScheduleTag::New
-            } else {
-                ScheduleTag::Keep
-            },
-            outbox: to_outbox(ctx, outcome.messages),
-        });
+        let o = scheduling::organizer_put(old, new, &mine, &status).map_err(itip_error)?;
+        return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
     }
     if attendees.iter().any(|a| mine.contains(a)) {
         let Some(old) = old else {
             // The attendee stores an invitation themselves: nothing to send.
             return Ok(plain(ScheduleTag::New));
         };
-        let outcome = scheduling::attendee_put(old, new, &mine).map_err(itip_error)?;
-        return Ok(Plan {
-            body: outcome.stored.into_bytes(),
-            schedule_tag: if outcome.schedule_tag_changes {
-                ScheduleTag::New
-            } else {
-                ScheduleTag::Keep
-            },
-            outbox: to_outbox(ctx, outcome.messages),
-        });
+        let o = scheduling::attendee_put(old, new, &mine).map_err(itip_error)?;
+        return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
     }
     Ok(plain(ScheduleTag::None))
 }
