@@ -112,8 +112,15 @@ impl SmtpSender {
             // rustls needs a process-wide provider; this build only has ring.
             let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
             let c = &self.config;
-            let mut b = SmtpClientBuilder::new(c.host.trim().to_string(), c.port)
-                .map_err(|e| format!("TLS set-up: {e}"))?
+            let host = c.host.trim().to_string();
+            let b = if c.security.eq_ignore_ascii_case("none") {
+                // No TLS will be spoken: do not depend on the system's root
+                // certificates (a minimal machine may have none).
+                SmtpClientBuilder::new_with_tls_connector(host, c.port, unused_tls_connector()?)
+            } else {
+                SmtpClientBuilder::new(host, c.port).map_err(|e| format!("TLS set-up: {e}"))?
+            };
+            let mut b = b
                 .implicit_tls(c.security.eq_ignore_ascii_case("tls"))
                 .timeout(self.timeout());
             if let Some(helo) = c.helo.as_ref().filter(|h| !h.trim().is_empty()) {
@@ -218,4 +225,18 @@ impl SmtpSender {
             }
         }
     }
+}
+
+/// A TLS connector that is never used (security = "none"): no roots.
+fn unused_tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
+    use tokio_rustls::rustls;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS set-up: {e}"))?
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
+        config,
+    )))
 }
