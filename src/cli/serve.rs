@@ -47,6 +47,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let dir = config.server.data_dir.clone();
     let store = match Store::open(&dir) {
