@@ -4,6 +4,7 @@
 //! import splitting and collection export) and its error type. The work is
 //! done in the sub-modules; this file only declares the shared types.
 
+pub(crate) mod edit;
 mod filter;
 mod freebusy;
 mod merge;

@@ -2,7 +2,9 @@
 //! content lines, splitting them into name, parameters and value, nesting
 //! BEGIN/END into components, and writing components back out with CRLF
 //! line endings folded at 75 octets. Property lines are kept as read
-//! (unfolded) so that copying a property never loses anything.
+//! (unfolded) so that copying a property never loses anything; a property
+//! changed through the helpers in `edit` gets its line re-rendered.
+//! Trees borrow from the parsed text or, after `into_owned`, own everything.
 
 use super::IcalError;
 use std::borrow::Cow;
@@ -16,13 +18,25 @@ pub(crate) struct Prop<'a> {
     pub params: Vec<(String, Vec<String>)>,
     /// Raw (still escaped) value.
     pub value: Cow<'a, str>,
-    /// The whole logical line as read, unfolded, without line terminator.
+    /// The whole logical line as read, unfolded, without line terminator;
+    /// re-rendered from the parts by every change made through `edit`.
     pub line: Cow<'a, str>,
-    /// 1-based line number of the first physical line.
+    /// 1-based line number of the first physical line (0 when not read).
     pub lineno: usize,
 }
 
 impl Prop<'_> {
+    /// A copy that owns all its text.
+    pub fn into_owned(self) -> Prop<'static> {
+        Prop {
+            name: self.name,
+            params: self.params,
+            value: Cow::Owned(self.value.into_owned()),
+            line: Cow::Owned(self.line.into_owned()),
+            lineno: self.lineno,
+        }
+    }
+
     /// First value of parameter `name` (upper case).
     pub fn param(&self, name: &str) -> Option<&str> {
         self.params
@@ -54,6 +68,15 @@ impl<'a> Comp<'a> {
     /// Unescaped text value of the first property `name`.
     pub fn text(&self, name: &str) -> Option<String> {
         self.prop(name).map(|p| unescape(&p.value))
+    }
+    /// A copy that owns all its text.
+    pub fn into_owned(self) -> Comp<'static> {
+        Comp {
+            name: self.name,
+            props: self.props.into_iter().map(Prop::into_owned).collect(),
+            comps: self.comps.into_iter().map(Comp::into_owned).collect(),
+            lineno: self.lineno,
+        }
     }
 }
 

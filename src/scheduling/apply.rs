@@ -3,11 +3,12 @@
 //! attendee's copy, a REPLY applied to the organizer's copy, and
 //! SCHEDULE-STATUS updates on the organizer's copy after delivery.
 
-use super::ics::{self, Comp, Prop};
 use super::object::{
     self, View, attendee, instance_from_master, key, sched_comps, sequence, set_sequence,
 };
+use super::{Comp, Prop};
 use super::{ItipError, ItipMessage, Method, normalize_address};
+use crate::ical::{edit, model};
 
 fn method_of(cal: &Comp) -> Option<String> {
     cal.value("METHOD").map(str::to_ascii_uppercase)
@@ -58,18 +59,18 @@ fn assemble(base: &Comp, zones: &[&Comp], comps: Vec<Comp>) -> String {
         .collect();
     let mut tzids = Vec::new();
     for c in &comps {
-        ics::referenced_tzids(c, &mut tzids);
+        model::referenced_tzids(c, &mut tzids);
     }
     for t in &tzids {
         let z = zones.iter().find_map(|src| {
             src.comps
                 .iter()
-                .find(|z| z.name == "VTIMEZONE" && z.value("TZID") == Some(t.as_str()))
+                .find(|z| z.name == "VTIMEZONE" && z.value("TZID") == Some(*t))
         });
         cal.comps.extend(z.cloned());
     }
     cal.comps.extend(comps);
-    ics::to_string(&cal)
+    edit::to_string(&cal)
 }
 
 /// Local delivery of a REQUEST/ADD to an attendee who is a user of this
@@ -191,7 +192,7 @@ pub fn deliver_cancel(
     if applied == 0 && stale > 0 {
         return Err(ItipError::Stale);
     }
-    Ok(Some(ics::to_string(&cur)))
+    Ok(Some(edit::to_string(&cur)))
 }
 
 /// Apply a REPLY (RFC 5546 section 3.2.3) to the organizer's copy: the
@@ -280,7 +281,7 @@ pub fn apply_reply(
     if sched_comps(&reply).next().is_none() {
         return Err(ItipError::InvalidObject("REPLY without components".into()));
     }
-    Ok(ics::to_string(&cal))
+    Ok(edit::to_string(&cal))
 }
 
 /// Set SCHEDULE-STATUS=`status` on the ATTENDEE `attendee` in every component
@@ -316,5 +317,5 @@ pub fn set_schedule_statuses(organizer_copy: &str, updates: &[(String, String)])
             }
         }
     }
-    changed.then(|| ics::to_string(&cal))
+    changed.then(|| edit::to_string(&cal))
 }

@@ -15,13 +15,14 @@
 //! SEQUENCE and other attendees' parameters are kept as stored (a client's
 //! stale copy cannot roll them back).
 
-use super::ics::{self, Comp, Prop};
 use super::message::{self, reply_comp};
 use super::object::{
     self, View, attendee, exdates, instance_from_master, key, partstat, sched_comps, sequence,
     server_scheduled, set_sequence,
 };
 use super::{AttendeeOutcome, ItipError, Method, normalize_address};
+use super::{Comp, Prop};
+use crate::ical::edit;
 
 const PERSONAL: [&str; 8] = [
     "DTSTAMP",
@@ -287,7 +288,7 @@ pub fn attendee_put(
         Vec::new()
     };
     Ok(AttendeeOutcome {
-        stored: ics::to_string(&cal),
+        stored: edit::to_string(&cal),
         messages,
         schedule_tag_changes: false,
     })

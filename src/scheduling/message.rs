@@ -15,9 +15,10 @@
 //! REPLY: only the replying ATTENDEE, plus ORGANIZER, UID, DTSTAMP, SEQUENCE,
 //! RECURRENCE-ID, DTSTART (and the attendee's COMMENT, if any).
 
-use super::ics::{self, Comp, Prop};
 use super::object::{self, attendee};
+use super::{Comp, Prop};
 use super::{ItipMessage, Method};
+use crate::ical::{edit, model};
 
 const PRODID: &str = "-//Herald//CalDAV Server//EN";
 const SCHED_PARAMS: [&str; 3] = ["SCHEDULE-STATUS", "SCHEDULE-AGENT", "SCHEDULE-FORCE-SEND"];
@@ -66,20 +67,20 @@ fn envelope(method: Method, comps: &[Comp], tz_sources: &[&Comp]) -> String {
     cal.props.push(Prop::new("METHOD", method.as_str()));
     let mut tzids = Vec::new();
     for c in comps {
-        ics::referenced_tzids(c, &mut tzids);
+        model::referenced_tzids(c, &mut tzids);
     }
     for t in &tzids {
         let found = tz_sources.iter().find_map(|src| {
             src.comps
                 .iter()
-                .find(|z| z.name == "VTIMEZONE" && z.value("TZID") == Some(t.as_str()))
+                .find(|z| z.name == "VTIMEZONE" && z.value("TZID") == Some(*t))
         });
         if let Some(z) = found {
             cal.comps.push(z.clone());
         }
     }
     cal.comps.extend(comps.iter().cloned());
-    ics::to_string(&cal)
+    edit::to_string(&cal)
 }
 
 /// Assemble one message; None when there is nothing to send.
@@ -127,6 +128,7 @@ fn for_recipient(c: &Comp, recipient: &str) -> Comp {
             .cloned()
             .collect(),
         comps: c.comps.clone(),
+        lineno: c.lineno,
     }
 }
 

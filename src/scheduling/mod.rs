@@ -6,7 +6,8 @@
 //! `organizer` (organizer PUT/DELETE), `attendee` (attendee PUT), `apply`
 //! (delivering REQUEST/CANCEL to a local attendee, applying a REPLY,
 //! SCHEDULE-STATUS updates), `message` (building outgoing iTIP objects),
-//! `object` (reading scheduling objects) and `ics` (the owned iCalendar tree).
+//! and `object` (reading scheduling objects). They edit owned trees of the
+//! iCalendar model in `crate::ical` (`Comp`/`Prop` below, see `ical::edit`).
 //!
 //! Decisions (see the functions for details):
 //! - Significant ("rescheduling") set, per component: DTSTART, DTEND, DURATION,
@@ -23,7 +24,6 @@
 
 mod apply;
 mod attendee;
-mod ics;
 mod message;
 mod object;
 mod organizer;
@@ -56,7 +56,13 @@ mod address_tests {
 #[cfg(test)]
 mod tests_attendee;
 
+use crate::ical::edit;
 use std::fmt;
+
+/// An owned iCalendar component as the scheduling code edits it.
+type Comp = crate::ical::model::Comp<'static>;
+/// An owned iCalendar property.
+type Prop = crate::ical::model::Prop<'static>;
 
 pub use apply::{
     apply_reply, deliver_cancel, deliver_request, set_schedule_status, set_schedule_statuses,
@@ -244,7 +250,7 @@ pub struct AttendeeOutcome {
 /// The organizer of an object, normalised, if any (ORGANIZER of the first
 /// component that has one). None also when the text does not parse.
 pub fn organizer_of(ical: &str) -> Option<String> {
-    let top = ics::parse(ical).ok()?;
+    let top = edit::parse_owned(ical).ok()?;
     let cal = top.iter().find(|c| c.name == "VCALENDAR")?;
     object::organizer(cal)
 }
@@ -253,7 +259,7 @@ pub fn organizer_of(ical: &str) -> Option<String> {
 /// such as CN kept): how a REQUEST names a per-invitation reply address.
 /// None when the text does not parse or has no ORGANIZER.
 pub fn replace_organizer(ical: &str, address: &str) -> Option<String> {
-    let mut top = ics::parse(ical).ok()?;
+    let mut top = edit::parse_owned(ical).ok()?;
     let cal = top.iter_mut().find(|c| c.name == "VCALENDAR")?;
     let mut found = false;
     for c in cal.comps.iter_mut() {
@@ -262,14 +268,14 @@ pub fn replace_organizer(ical: &str, address: &str) -> Option<String> {
             found = true;
         }
     }
-    found.then(|| ics::to_string(cal))
+    found.then(|| edit::to_string(cal))
 }
 
 /// Normalised addresses of all ATTENDEEs across all components (deduplicated,
 /// in order of appearance). Empty when the text does not parse.
 pub fn attendees_of(ical: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    if let Ok(top) = ics::parse(ical) {
+    if let Ok(top) = edit::parse_owned(ical) {
         for cal in top.iter().filter(|c| c.name == "VCALENDAR") {
             for c in object::sched_comps(cal) {
                 for a in object::addresses(c) {

@@ -4,8 +4,9 @@
 //! comparison signatures (significant / rescheduling / Schedule-Tag), and
 //! deriving an override component from the master.
 
-use super::ics::{self, Comp, Prop};
+use super::{Comp, Prop};
 use super::{ItipError, normalize_address};
+use crate::ical::edit;
 use chrono::{NaiveDate, NaiveDateTime};
 
 /// Components that carry scheduling (RFC 6638 covers VEVENT and VTODO).
@@ -19,7 +20,7 @@ pub(super) fn sched_comps(cal: &Comp) -> impl Iterator<Item = &Comp> {
 
 /// Parse and check one scheduling object; returns its VCALENDAR.
 pub(super) fn parse_cal(text: &str) -> Result<Comp, ItipError> {
-    let mut top = ics::parse(text).map_err(ItipError::InvalidObject)?;
+    let mut top = edit::parse_owned(text).map_err(|e| ItipError::InvalidObject(e.to_string()))?;
     if top.len() != 1 || top[0].name != "VCALENDAR" {
         return Err(ItipError::InvalidObject(
             "expected exactly one VCALENDAR".into(),
@@ -189,7 +190,7 @@ pub(super) fn exdates(c: &Comp) -> Vec<(String, Prop)> {
     for p in c.props_named("EXDATE") {
         for v in p.value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
             let mut rid = p.renamed("RECURRENCE-ID");
-            rid.value = v.to_string();
+            rid.set_value(v);
             out.push((rkey(v), rid));
         }
     }
@@ -260,7 +261,7 @@ pub(super) fn tag_sig(c: &Comp) -> Vec<String> {
         .map(|p| p.canonical(&SKIP_PARAMS))
         .collect();
     for sub in c.comps.iter().filter(|s| s.name != "VALARM") {
-        v.push(ics::to_string(sub));
+        v.push(edit::to_string(sub));
     }
     v.sort();
     v

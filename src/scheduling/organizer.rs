@@ -26,13 +26,14 @@
 //! - master set to STATUS:CANCELLED → CANCEL of the whole event to everyone, and
 //!   nothing else.
 
-use super::ics::{self, Comp, Prop};
 use super::message::{self, cancel_comp, request_comps};
 use super::object::{
     self, View, addresses, attendee, exdates, is_cancelled, key, other_sig, partstat, sched_comps,
     scheduled_in, sequence, server_scheduled, set_sequence, tag_sig, time_sig,
 };
+use super::{Comp, Prop};
 use super::{ItipError, ItipMessage, Method, OrganizerOutcome, normalize_address};
+use crate::ical::edit;
 
 /// What changed in one new component compared with the old instance.
 struct Change {
@@ -422,7 +423,7 @@ pub fn organizer_put(
     let schedule_tag_changes =
         !messages.is_empty() || old_cal.as_ref().is_none_or(|oc| tag_changed(oc, &cal));
     Ok(OrganizerOutcome {
-        stored: ics::to_string(&cal),
+        stored: edit::to_string(&cal),
         messages,
         schedule_tag_changes,
     })
