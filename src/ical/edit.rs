@@ -70,6 +70,12 @@ fn built(
 }
 
 impl Prop<'_> {
+    /// Render the line anew after the name, parameters or value were changed
+    /// in place.
+    pub fn rerender(&mut self) {
+        self.line = Cow::Owned(render(&self.name, self.params.iter(), &self.value));
+    }
+
     /// A new property (name upper-cased) without parameters.
     pub fn new(name: &str, value: &str) -> Prop<'static> {
         built(name.to_ascii_uppercase(), Vec::new(), value.to_string(), 0)

@@ -269,7 +269,7 @@ fn normalise_comp(comp: &mut Comp<'_>, renames: &[(String, &'static str)]) {
             changed = true;
         }
         if changed {
-            p.line = Cow::Owned(render(p));
+            p.rerender();
         }
     }
     for c in &mut comp.comps {
@@ -292,7 +292,7 @@ fn rename_vtimezones(cal: &mut Comp<'_>, renames: &[(String, &'static str)]) {
             let t = p.value.trim().to_string();
             if let Some((_, iana)) = renames.iter().find(|(o, _)| *o == t) {
                 p.value = Cow::Owned((*iana).to_string());
-                p.line = Cow::Owned(render(p));
+                p.rerender();
                 original = Some(t);
                 lineno = p.lineno;
             }
@@ -317,31 +317,6 @@ fn rename_vtimezones(cal: &mut Comp<'_>, renames: &[(String, &'static str)]) {
         keep.push(c);
     }
     cal.comps = keep;
-}
-
-/// A content line from its parts (RFC 5545 section 3.1).
-fn render(p: &Prop<'_>) -> String {
-    let mut s = p.name.clone();
-    for (name, values) in &p.params {
-        s.push(';');
-        s.push_str(name);
-        s.push('=');
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                s.push(',');
-            }
-            if v.contains([':', ';', ',']) {
-                s.push('"');
-                s.push_str(&v.replace('"', "'"));
-                s.push('"');
-            } else {
-                s.push_str(v);
-            }
-        }
-    }
-    s.push(':');
-    s.push_str(&p.value);
-    s
 }
 
 #[cfg(test)]
