@@ -250,10 +250,10 @@ impl Store {
 /// `mailto:` addresses compared case-insensitively, with or without the scheme.
 pub fn normalize_address(address: &str) -> String {
     let a = address.trim();
-    let bare = if a.len() >= 7 && a[..7].eq_ignore_ascii_case("mailto:") {
-        &a[7..]
-    } else {
-        a
+    // `get` rather than indexing: byte 7 need not be a character boundary.
+    let bare = match (a.get(..7), a.get(7..)) {
+        (Some(p), Some(rest)) if p.eq_ignore_ascii_case("mailto:") => rest,
+        _ => a,
     };
     format!("mailto:{}", bare.to_ascii_lowercase())
 }
