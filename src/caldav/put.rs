@@ -21,13 +21,14 @@ use hyper::header::{self, HeaderValue};
 /// (to plan scheduling) and writing.
 const PLAN_ATTEMPTS: usize = 3;
 
-/// Check a body against the calendar's rules; returns the text.
+/// Check a body against the calendar's rules; returns the text and what
+/// the store keeps about it.
 fn validate<'b>(
     ctx: &Ctx<'_>,
     cal: &CalendarProps,
     content_type: &str,
     body: &'b [u8],
-) -> DavResult<&'b str> {
+) -> DavResult<(&'b str, ical::ObjectInfo)> {
     let media = content_type.split(';').next().unwrap_or("").trim();
     if !media.eq_ignore_ascii_case("text/calendar") {
         return Err(DavError::precondition(
@@ -53,7 +54,7 @@ fn validate<'b>(
             format!("this calendar does not accept {kind}"),
         ));
     }
-    Ok(text)
+    Ok((text, info))
 }
 
 pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
@@ -108,20 +109,27 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
             schedule_tag: ScheduleTag::None,
             outbox: Vec::new(),
         };
-        if let Some(text) = text {
+        if let Some((text, info)) = &text {
+            let text: &str = text;
             let old = store.node(user, path)?;
+            // Only a scheduling object needs the stored version to compare with.
             let old_body = match &old {
-                Some(_) => store
+                Some(_) if schedule::may_schedule(text) => store
                     .body(user, path)?
                     .and_then(|b| String::from_utf8(b).ok()),
-                None => None,
+                _ => None,
             };
             let plan = schedule::plan_put(ctx, old_body.as_deref(), text)?;
-            let stored = std::str::from_utf8(&plan.body)
-                .map_err(|_| DavError::Internal("scheduling produced non-UTF-8".into()))?;
-            let info = ical::parse_object(stored).map_err(|e| {
-                DavError::Internal(format!("scheduling produced an invalid object: {e}"))
-            })?;
+            // Parse again only when scheduling changed the text.
+            let info = if plan.body == text.as_bytes() {
+                info.clone()
+            } else {
+                let stored = std::str::from_utf8(&plan.body)
+                    .map_err(|_| DavError::Internal("scheduling produced non-UTF-8".into()))?;
+                ical::parse_object(stored).map_err(|e| {
+                    DavError::Internal(format!("scheduling produced an invalid object: {e}"))
+                })?
+            };
             req.calendar = Some(CalendarObjectMeta {
                 uid: info.uid,
                 component: info.kind.as_str().to_string(),

@@ -87,6 +87,14 @@ fn itip_error(e: ItipError) -> DavError {
     }
 }
 
+/// Whether `text` can be a scheduling object at all: it names an ORGANIZER.
+/// A byte scan, so that plain events skip parsing for scheduling.
+pub fn may_schedule(text: &str) -> bool {
+    text.as_bytes()
+        .windows(9)
+        .any(|w| w.eq_ignore_ascii_case(b"ORGANIZER"))
+}
+
 /// The plan for a scheduling object the iTIP rules produced.
 fn planned(ctx: &Ctx<'_>, stored: String, tag_changes: bool, messages: Vec<ItipMessage>) -> Plan {
     Plan {
@@ -107,6 +115,9 @@ pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> 
         schedule_tag: tag,
         outbox: Vec::new(),
     };
+    if !may_schedule(new) {
+        return Ok(plain(ScheduleTag::None));
+    }
     let Some(organizer) = scheduling::organizer_of(new) else {
         return Ok(plain(ScheduleTag::None));
     };
