@@ -415,16 +415,17 @@ pub fn all_names(res: &Res<'_>) -> Vec<QName> {
 /// DAV:allprop: the allprop live properties, every dead property, and the
 /// names in DAV:include.
 pub fn allprop(ctx: &Ctx<'_>, res: &Res<'_>, include: &[QName]) -> Vec<Prop> {
-    let mut out: Vec<Prop> = live_names(res)
-        .into_iter()
+    let names = live_names(res);
+    let mut out: Vec<Prop> = names
+        .iter()
         .filter(|(n, all)| *all || include.contains(n))
-        .filter_map(|(n, _)| live_value(ctx, res, &n))
+        .filter_map(|(n, _)| live_value(ctx, res, n))
         .collect();
     if let Some(node) = res.node() {
         out.extend(node.dead_props.iter().map(|d| Prop::Raw(d.xml.clone())));
     }
     for n in include {
-        if !live_names(res).iter().any(|(l, _)| l == n)
+        if !names.iter().any(|(l, _)| l == n)
             && let Some(p) = live_value(ctx, res, n)
         {
             out.push(p);
