@@ -80,18 +80,19 @@ impl ImipConfig {
         }
         let path = data_dir.join("reply-token.key");
         let key = match std::fs::read(&path) {
-            Ok(k) if k.len() >= 32 => k,
+            Ok(k) if k.len() >= 32 => {
+                crate::private_fs::restrict(&path, crate::private_fs::FILE_MODE)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                k
+            }
             _ => {
                 let mut k = vec![0u8; 32];
                 ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut k)
                     .map_err(|_| "cannot make a reply-token key".to_string())?;
-                std::fs::create_dir_all(data_dir).map_err(|e| e.to_string())?;
-                std::fs::write(&path, &k).map_err(|e| format!("{}: {e}", path.display()))?;
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
-                }
+                crate::private_fs::create_dir(data_dir).map_err(|e| e.to_string())?;
+                let _ = std::fs::remove_file(&path); // a short or damaged key
+                crate::private_fs::write_new(&path, &k)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
                 k
             }
         };

@@ -15,6 +15,7 @@ pub mod ical;
 pub mod imip;
 pub mod ingest;
 pub mod lmtp;
+pub mod private_fs;
 pub mod scheduling;
 pub mod server;
 pub mod store;

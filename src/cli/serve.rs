@@ -51,7 +51,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         .try_init();
     let dir = config.server.data_dir.clone();
     let store = match Store::open(&dir) {
-        Ok(s) => s,
+        Ok(s) => s.with_quota(config.limits.quota_bytes),
         Err(OpenError::InUse) => {
             return Err(format!(
                 "another herald process is using {}; stop it first",

@@ -19,7 +19,7 @@ pub fn spool(dir: &Path, message_id: &str, message: &[u8]) -> Result<PathBuf, Im
     let io = |what: &str, p: &Path, e: std::io::Error| {
         ImipError::Io(format!("{what} {}: {e}", p.display()))
     };
-    std::fs::create_dir_all(dir).map_err(|e| io("creating", dir, e))?;
+    crate::private_fs::create_dir(dir).map_err(|e| io("creating", dir, e))?;
     let target = dir.join(format!("{message_id}.eml"));
     let temp = dir.join(format!(
         ".{message_id}.{}.{}.tmp",
@@ -27,7 +27,7 @@ pub fn spool(dir: &Path, message_id: &str, message: &[u8]) -> Result<PathBuf, Im
         TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
     let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
+        let mut file = crate::private_fs::file_options()
             .write(true)
             .create_new(true)
             .open(&temp)?;

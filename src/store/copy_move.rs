@@ -14,8 +14,9 @@ impl Store {
     /// `dst` was created (201), false when it replaced something (204).
     pub async fn copy_move(&self, user: &str, src: &str, dst: &str, op: CopyMove) -> Result<bool> {
         let (user, src, dst) = (user.to_string(), src.to_string(), dst.to_string());
+        let quota = self.quota;
         self.writer
-            .write(move |txn| copy_move_in(&W(txn), &user, &src, &dst, op))
+            .write(move |txn| copy_move_in(&W(txn), &user, &src, &dst, op, quota))
             .await
     }
 }
@@ -29,7 +30,14 @@ pub struct CopyMove {
     pub shallow: bool,
 }
 
-fn copy_move_in(w: &W<'_>, user: &str, src: &str, dst: &str, op: CopyMove) -> Result<bool> {
+fn copy_move_in(
+    w: &W<'_>,
+    user: &str,
+    src: &str,
+    dst: &str,
+    op: CopyMove,
+    quota: u64,
+) -> Result<bool> {
     let src_key = node_key(user, src);
     let src_node = w.node(&src_key)?.ok_or(StoreError::NotFound)?;
     let dst_key = node_key(user, dst);
@@ -72,6 +80,12 @@ fn copy_move_in(w: &W<'_>, user: &str, src: &str, dst: &str, op: CopyMove) -> Re
             let index = it.get(key.as_str())?.and_then(|v| decode_index(v.value()));
             bodies.push((body, index));
         }
+    }
+    if !op.is_move {
+        // A copy adds everything it copies (what it replaces is not credited:
+        // the check stays conservative and needs no second walk).
+        let added: u64 = items.iter().map(|(_, n)| n.stored_bytes()).sum();
+        w.check_quota(user, added as i64, quota)?;
     }
     // Calendar rules at the destination: only calendar objects, unique UIDs.
     if let Some(res) = src_node.resource()

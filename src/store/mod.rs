@@ -39,6 +39,9 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 pub struct Store {
     db: Arc<Database>,
     writer: Writer,
+    /// Bytes each user may store (`limits.quota_bytes`), enforced inside
+    /// the write transaction of every operation that adds bytes.
+    quota: u64,
 }
 
 /// Why the database could not be opened.
@@ -61,9 +64,12 @@ impl std::fmt::Display for OpenError {
 impl Store {
     /// Open (or create) `DB_FILE` in `data_dir`, creating the directory.
     pub fn open(data_dir: &Path) -> std::result::Result<Store, OpenError> {
-        std::fs::create_dir_all(data_dir)
+        crate::private_fs::create_dir(data_dir)
             .map_err(|e| OpenError::Other(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE);
+        // redb creates its file with the umask's mode; create it owner-only first.
+        crate::private_fs::ensure_file(&path)
+            .map_err(|e| OpenError::Other(format!("{}: {e}", path.display())))?;
         let db = match Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(&path)
@@ -75,7 +81,22 @@ impl Store {
         let db = Arc::new(db);
         write::create_tables(&db).map_err(|e| OpenError::Other(e.to_string()))?;
         let writer = Writer::start(db.clone());
-        Ok(Store { db, writer })
+        Ok(Store {
+            db,
+            writer,
+            quota: u64::MAX,
+        })
+    }
+
+    /// The same store with a per-user quota in bytes.
+    pub fn with_quota(mut self, bytes: u64) -> Store {
+        self.quota = bytes;
+        self
+    }
+
+    /// The per-user quota in bytes.
+    pub fn quota(&self) -> u64 {
+        self.quota
     }
 }
 
@@ -83,7 +104,7 @@ impl Store {
     /// Stop the writer and close the database, when this is the last
     /// handle (otherwise the database closes when the last handle drops).
     pub fn close(self) {
-        let Store { db, writer } = self;
+        let Store { db, writer, .. } = self;
         writer.stop();
         drop(db);
     }

@@ -93,6 +93,25 @@ pub struct DeadProp {
 }
 
 impl Node {
+    /// Bytes this node holds in its owner's quota: the body of a resource
+    /// and every property text a client set (dead properties, display name,
+    /// calendar description, colour, order and time zone).
+    pub fn stored_bytes(&self) -> u64 {
+        let text = |s: &Option<String>| s.as_ref().map_or(0, |s| s.len());
+        let dead: usize = self
+            .dead_props
+            .iter()
+            .map(|p| p.ns.len() + p.name.len() + p.xml.len())
+            .sum();
+        let kind = match &self.kind {
+            NodeKind::Resource(r) => r.size as usize,
+            NodeKind::Collection(c) => c.calendar.as_ref().map_or(0, |cal| {
+                text(&cal.description) + text(&cal.color) + text(&cal.order) + text(&cal.timezone)
+            }),
+        };
+        (dead + text(&self.displayname) + kind) as u64
+    }
+
     pub fn collection(&self) -> Option<&Collection> {
         match &self.kind {
             NodeKind::Collection(c) => Some(c),

@@ -63,7 +63,21 @@ impl W<'_> {
         Ok(format!("\"{:x}\"", self.next(ETAG_COUNTER)?))
     }
 
-    fn add_usage(&self, user: &str, delta: i64) -> Result<()> {
+    /// Refuse (before any write) an operation that would take `user` past
+    /// `quota` by adding `delta` bytes; shrinking is always allowed.
+    pub(super) fn check_quota(&self, user: &str, delta: i64, quota: u64) -> Result<()> {
+        if delta <= 0 {
+            return Ok(());
+        }
+        let t = self.0.open_table(USAGE)?;
+        let cur = t.get(user)?.map(|v| v.value()).unwrap_or(0);
+        if cur.saturating_add(delta as u64) > quota {
+            return Err(StoreError::QuotaExceeded);
+        }
+        Ok(())
+    }
+
+    pub(super) fn add_usage(&self, user: &str, delta: i64) -> Result<()> {
         let mut t = self.0.open_table(USAGE)?;
         let cur = t.get(user)?.map(|v| v.value()).unwrap_or(0);
         t.insert(user, cur.saturating_add_signed(delta))?;
@@ -118,8 +132,8 @@ impl W<'_> {
             self.0.open_table(TIME_INDEX)?.remove(key)?;
         }
         drop(uids);
-        let old_size = old_res.map(|r| r.size as i64).unwrap_or(0);
-        self.add_usage(user, body.len() as i64 - old_size)?;
+        let old_size = old.map(|o| o.stored_bytes() as i64).unwrap_or(0);
+        self.add_usage(user, node.stored_bytes() as i64 - old_size)?;
         let old_seq = old_res.map(|r| r.change_seq).unwrap_or(0);
         let seq = self.log_change(&parent, name, old_seq, false)?;
         if let NodeKind::Resource(r) = &mut node.kind {
@@ -139,22 +153,15 @@ impl W<'_> {
         if node.is_collection() {
             let nodes = self.0.open_table(NODES)?;
             for entry in nodes.range(key..)? {
-                let (k, v) = entry?;
+                let (k, _) = entry?;
                 let k = k.value();
                 if !k.starts_with(key) {
                     break;
                 }
-                if k == key {
-                    continue;
+                if k != key {
+                    keys.push(k.to_string());
                 }
-                let n: Node = serde_json::from_slice(v.value())?;
-                if let Some(r) = n.resource() {
-                    removed_bytes += r.size as i64;
-                }
-                keys.push(k.to_string());
             }
-        } else if let Some(r) = node.resource() {
-            removed_bytes += r.size as i64;
         }
         let mut nodes = self.0.open_table(NODES)?;
         let mut bodies = self.0.open_table(BODIES)?;
@@ -166,6 +173,7 @@ impl W<'_> {
                 continue;
             };
             let n: Node = serde_json::from_slice(n.value())?;
+            removed_bytes += n.stored_bytes() as i64;
             bodies.remove(k.as_str())?;
             index.remove(k.as_str())?;
             match &n.kind {
@@ -208,6 +216,7 @@ impl W<'_> {
     /// Insert a new collection node; a member of a parent collection gets a sync-log entry.
     pub(super) fn insert_collection(&self, user: &str, path: &str, node: &Node) -> Result<()> {
         self.put_node(&node_key(user, path), node)?;
+        self.add_usage(user, node.stored_bytes() as i64)?;
         if let Some(parent) = parent_path(path) {
             self.log_change(&node_key(user, parent), member_name(path), 0, false)?;
         }
@@ -373,6 +382,7 @@ impl Store {
     /// MKCOL / MKCALENDAR at `path` (ending with '/').
     pub async fn mkcol(&self, user: &str, path: &str, new: NewCollection) -> Result<()> {
         let (user, path) = (user.to_string(), path.to_string());
+        let quota = self.quota;
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -396,6 +406,7 @@ impl Store {
                 for change in &new.props {
                     apply_prop_change(&mut node, change);
                 }
+                w.check_quota(&user, node.stored_bytes() as i64, quota)?;
                 w.insert_collection(&user, &path, &node)
             })
             .await
@@ -405,6 +416,7 @@ impl Store {
     /// uniqueness in a calendar, all inside the transaction.
     pub async fn put(&self, user: &str, path: &str, req: PutRequest) -> Result<PutOutcome> {
         let (user, path) = (user.to_string(), path.to_string());
+        let quota = self.quota;
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -464,6 +476,8 @@ impl Store {
                         schedule_tag: schedule_tag.clone(),
                     }),
                 };
+                let old_bytes = old.as_ref().map_or(0, Node::stored_bytes);
+                w.check_quota(&user, node.stored_bytes() as i64 - old_bytes as i64, quota)?;
                 w.write_resource(
                     &user,
                     &key,
@@ -511,15 +525,20 @@ impl Store {
     /// Apply property changes all-or-nothing.
     pub async fn proppatch(&self, user: &str, path: &str, changes: Vec<PropChange>) -> Result<()> {
         let (user, path) = (user.to_string(), path.to_string());
+        let quota = self.quota;
         self.writer
             .write(move |txn| {
                 let w = W(txn);
                 let key = node_key(&user, &path);
                 let mut node = w.node(&key)?.ok_or(StoreError::NotFound)?;
+                let before = node.stored_bytes() as i64;
                 for change in &changes {
                     apply_prop_change(&mut node, change);
                 }
+                let delta = node.stored_bytes() as i64 - before;
+                w.check_quota(&user, delta, quota)?;
                 node.modified = now();
+                w.add_usage(&user, delta)?;
                 w.put_node(&key, &node)
             })
             .await

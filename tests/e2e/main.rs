@@ -4,6 +4,7 @@
 
 mod cli;
 mod discovery;
+mod hardening_files;
 mod ingest;
 mod methods;
 mod reports;
