@@ -476,3 +476,31 @@ fn log_result(entry: &OutboxEntry, result: &OutboxResult) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_attempt_starts_that_could_outlive_its_lease() {
+        for timeout in [1, 5, 30, 300] {
+            for connections in [1, 4, 64] {
+                let smtp = SmtpConfig {
+                    timeout_seconds: timeout,
+                    connections,
+                    ..SmtpConfig::default()
+                };
+                let (lease, window) = lease_plan(&smtp);
+                // Every SMTP step may take the timeout, then the wait for a
+                // permit behind the other connections, then the record.
+                let worst = (6 + connections as u64) * timeout + RECORD_SECONDS;
+                assert!(window.as_secs() + worst <= lease, "{timeout} {connections}");
+                assert!(lease >= LEASE_SECONDS);
+                assert!(
+                    window.as_secs() >= worst,
+                    "the window holds a whole attempt"
+                );
+            }
+        }
+    }
+}

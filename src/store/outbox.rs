@@ -820,4 +820,150 @@ mod tests {
             Err(StoreError::Rejected(_))
         ));
     }
+
+    fn queued(store: &Store) -> Vec<OutboxEntry> {
+        store.outbox_list().unwrap()
+    }
+
+    fn set_status(text: &str, updates: &[(String, String)]) -> Option<String> {
+        let (who, status) = updates.first()?;
+        Some(text.replace(
+            "SUMMARY:x",
+            &format!("SUMMARY:x\r\nX-STATUS:{who} {status} {}", updates.len()),
+        ))
+    }
+
+    #[tokio::test]
+    async fn each_result_is_recorded_alone_and_statuses_survive_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = store_with_user(dir.path()).await;
+            store
+                .put(
+                    "a",
+                    "default/u1.ics",
+                    put(
+                        &event("u1", "x"),
+                        vec![message("b@x.org"), message("c@x.org")],
+                    ),
+                )
+                .await
+                .unwrap();
+            let c = store.outbox_claim(60, 10).await.unwrap();
+            store
+                .outbox_record(c[0].id, OutboxResult::Sent, Some("1.1".into()))
+                .await
+                .unwrap();
+            // Recorded at once; the other one is still claimed.
+            let list = queued(&store);
+            assert!(matches!(list[0].state, OutboxState::Sent { .. }));
+            assert!(!list[0].leased);
+            assert_eq!(list[0].schedule_status.as_deref(), Some("1.1"));
+            assert!(list[1].leased);
+            // Stopped before the status reached the object.
+            store.close();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.outbox_release_leases().await.unwrap(), 1);
+        assert_eq!(
+            store.outbox_apply_statuses(None, set_status).await.unwrap(),
+            1
+        );
+        let body = String::from_utf8(store.body("a", "default/u1.ics").unwrap().unwrap()).unwrap();
+        assert!(body.contains("X-STATUS:mailto:b@x.org 1.1 1"), "{body}");
+        assert!(queued(&store)[0].schedule_status.is_none());
+        // Applied once only.
+        assert_eq!(
+            store.outbox_apply_statuses(None, set_status).await.unwrap(),
+            0
+        );
+        // The interrupted one is claimed again, and only it.
+        let again = store.outbox_claim(60, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert!(again[0].message.recipient.contains("c@x.org"));
+    }
+
+    #[tokio::test]
+    async fn released_entries_are_due_again_without_an_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        store
+            .put(
+                "a",
+                "default/u1.ics",
+                put(&event("u1", "x"), vec![message("b@x.org")]),
+            )
+            .await
+            .unwrap();
+        let c = store.outbox_claim(600, 10).await.unwrap();
+        assert_eq!(c[0].attempts, 1);
+        assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());
+        store.outbox_release(vec![c[0].id]).await.unwrap();
+        let again = store.outbox_claim(600, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        // A recorded entry is not given back.
+        store
+            .outbox_record(again[0].id, OutboxResult::Sent, None)
+            .await
+            .unwrap();
+        store.outbox_release(vec![again[0].id]).await.unwrap();
+        assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());
+    }
+
+    fn local(uid: &str, f: Transform) -> LocalDelivery {
+        LocalDelivery {
+            user: "a".into(),
+            calendar: "default/".into(),
+            uid: uid.into(),
+            name: format!("{uid}.ics"),
+            new_schedule_tag: true,
+            transform: f,
+            inbox: Some((
+                "m1".into(),
+                "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into(),
+                "REQUEST".into(),
+            )),
+        }
+    }
+
+    #[tokio::test]
+    async fn local_delivery_and_its_result_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        let mut m = message("a@example.com");
+        m.local_user = Some("a".into());
+        store
+            .put(
+                "a",
+                "default/u1.ics",
+                put(&event("u1", "x"), vec![m.clone(), m]),
+            )
+            .await
+            .unwrap();
+        let c = store.outbox_claim(60, 10).await.unwrap();
+        let f: Transform = Box::new(|_| Ok(Some(event("u7", "delivered"))));
+        let r = store
+            .outbox_deliver_local(c[0].id, local("u7", f))
+            .await
+            .unwrap();
+        assert_eq!(r, OutboxResult::Sent);
+        // The object, the inbox copy and the result, all together.
+        let body = String::from_utf8(store.body("a", "default/u7.ics").unwrap().unwrap()).unwrap();
+        assert!(body.contains("delivered"));
+        assert!(store.body("a", "inbox/m1.ics").unwrap().is_some());
+        let list = queued(&store);
+        assert!(matches!(list[0].state, OutboxState::Sent { .. }));
+        // A refused transform writes nothing and records the failure.
+        let f: Transform = Box::new(|_| Err("not yours".into()));
+        let mut d = local("u8", f);
+        d.inbox = Some(("m2".into(), "x".into(), "REQUEST".into()));
+        let r = store.outbox_deliver_local(c[1].id, d).await.unwrap();
+        assert!(matches!(r, OutboxResult::Failed { .. }), "{r:?}");
+        assert!(store.body("a", "default/u8.ics").unwrap().is_none());
+        assert!(store.body("a", "inbox/m2.ics").unwrap().is_none());
+        let list = queued(&store);
+        assert!(matches!(list[1].state, OutboxState::Failed { .. }));
+        assert!(store.outbox_claim(60, 10).await.unwrap().is_empty());
+    }
 }
