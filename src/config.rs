@@ -226,6 +226,14 @@ impl Config {
         {
             return Err(format!("imip.lmtp_listen: '{addr}' is not an ADDR:PORT"));
         }
+        for (key, value) in [
+            ("smtp.connections", self.smtp.connections),
+            ("smtp.max_unrecorded", self.smtp.max_unrecorded),
+        ] {
+            if !(1..=64).contains(&value) {
+                return Err(format!("{key}: {value} is not between 1 and 64"));
+            }
+        }
         if self.limits.max_resource_bytes > self.limits.max_body_bytes {
             return Err("limits.max_resource_bytes must not exceed limits.max_body_bytes".into());
         }
@@ -278,5 +286,20 @@ mod tests {
             data_dir: None,
         };
         assert!(Config::resolve(None, &o).is_err());
+    }
+
+    #[test]
+    fn smtp_parallelism_is_bounded() {
+        for bad in [
+            "connections = 0",
+            "max_unrecorded = 0",
+            "max_unrecorded = 65",
+        ] {
+            let c = Config::from_toml(&format!("[smtp]\n{bad}\n")).unwrap();
+            let err = c.validate().unwrap_err();
+            assert!(err.contains(bad.split(' ').next().unwrap()), "{err}");
+        }
+        let c = Config::from_toml("[smtp]\nconnections = 8\nmax_unrecorded = 4\n").unwrap();
+        assert!(c.validate().is_ok());
     }
 }

@@ -35,7 +35,18 @@ pub struct SmtpConfig {
     pub retry_base_seconds: u64,
     pub retry_max_seconds: u64,
     pub timeout_seconds: u64,
+    /// SMTP connections the outbox worker keeps open in parallel (1-64).
+    pub connections: usize,
+    /// Most messages handed to the relay (final "." sent) whose result is
+    /// not yet recorded durably (1-64). A crash repeats at most this many;
+    /// delivery runs at most this many per commit (fsync) time.
+    pub max_unrecorded: usize,
 }
+
+/// Default of `connections`.
+pub const DEFAULT_CONNECTIONS: usize = 4;
+/// Default of `max_unrecorded`: a crash sends at most one message twice.
+pub const DEFAULT_MAX_UNRECORDED: usize = 1;
 
 impl Default for SmtpConfig {
     fn default() -> Self {
@@ -55,6 +66,8 @@ impl Default for SmtpConfig {
             retry_base_seconds: 30,
             retry_max_seconds: 3600,
             timeout_seconds: 30,
+            connections: DEFAULT_CONNECTIONS,
+            max_unrecorded: DEFAULT_MAX_UNRECORDED,
         }
     }
 }
@@ -78,6 +91,8 @@ impl std::fmt::Debug for SmtpConfig {
             .field("retry_base_seconds", &self.retry_base_seconds)
             .field("retry_max_seconds", &self.retry_max_seconds)
             .field("timeout_seconds", &self.timeout_seconds)
+            .field("connections", &self.connections)
+            .field("max_unrecorded", &self.max_unrecorded)
             .finish()
     }
 }

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use mail_send::smtp::AssertReply;
 use mail_send::smtp::message::Parameters;
 use mail_send::{Credentials, SmtpClient, SmtpClientBuilder};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -59,17 +60,15 @@ fn failure(step: &str, err: mail_send::Error) -> Failure {
     }
 }
 
-/// MAIL FROM, RCPT TO, DATA; after a refusal the transaction is reset so
-/// the connection can carry the next one.
-async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
+/// MAIL FROM, RCPT TO and DATA up to the server's 354: everything of a
+/// transaction before the message is handed over. After a refusal the
+/// transaction is reset so the connection can carry the next one.
+async fn open_transaction<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     from: &str,
     to: &str,
-    message: &[u8],
 ) -> Result<(), Failure> {
     let params = Parameters::default();
-    // mail-send ends DATA with CRLF "." CRLF: a final CRLF of ours would add an empty line.
-    let message = message.strip_suffix(b"\r\n").unwrap_or(message);
     let result: Result<(), Failure> = async {
         client
             .mail_from(from, &params)
@@ -79,7 +78,11 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
             .rcpt_to(to, &params)
             .await
             .map_err(|e| failure("RCPT TO", e))?;
-        client.data(message).await.map_err(|e| failure("DATA", e))?;
+        client
+            .cmd(b"DATA\r\n")
+            .await
+            .and_then(|r| r.assert_code(354))
+            .map_err(|e| failure("DATA", e))?;
         Ok(())
     }
     .await;
@@ -90,6 +93,26 @@ async fn transaction<T: AsyncRead + AsyncWrite + Unpin>(
         }
         other => other,
     }
+}
+
+/// The message and its final "." (the point after which the server may
+/// deliver it), then the server's answer.
+async fn hand_over<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    message: &[u8],
+    timeout: Duration,
+) -> Result<(), Failure> {
+    // mail-send ends DATA with CRLF "." CRLF: a final CRLF of ours would add an empty line.
+    let message = message.strip_suffix(b"\r\n").unwrap_or(message);
+    let answer = tokio::time::timeout(timeout, async {
+        client.write_message(message).await?;
+        client.read().await
+    })
+    .await
+    .map_err(|_| mail_send::Error::Timeout)
+    .and_then(|r| r)
+    .and_then(|r| r.into_positive_completion());
+    answer.map(|_| ()).map_err(|e| failure("DATA", e))
 }
 
 impl SmtpSender {
@@ -186,14 +209,29 @@ impl SmtpSender {
 
     /// One delivery attempt of `message` to `recipient` ("mailto:x@y" or "x@y").
     pub async fn send(&mut self, recipient: &str, message: &[u8]) -> Delivery {
+        match self.open(recipient).await {
+            Ok(()) => self.hand_over(message).await,
+            Err(d) => d,
+        }
+    }
+
+    /// First half of a delivery attempt: connect if needed, then MAIL FROM,
+    /// RCPT TO and DATA. On success the server waits for the message, to be
+    /// given with `hand_over`; until then nothing can have been delivered.
+    pub async fn open(&mut self, recipient: &str) -> Result<(), Delivery> {
         if !self.config.is_configured() {
-            return Delivery::Transient("no SMTP host configured".into());
+            return Err(Delivery::Transient("no SMTP host configured".into()));
         }
         let Some(to) = bare_address(recipient) else {
-            return Delivery::Permanent(format!("not a mail address: {recipient:?}"));
+            return Err(Delivery::Permanent(format!(
+                "not a mail address: {recipient:?}"
+            )));
         };
         let Some(from) = bare_address(&self.config.from).map(str::to_string) else {
-            return Delivery::Transient(format!("bad [smtp] from: {:?}", self.config.from));
+            return Err(Delivery::Transient(format!(
+                "bad [smtp] from: {:?}",
+                self.config.from
+            )));
         };
         let mut kept = self.conn.take();
         if let Some(c) = kept.as_mut()
@@ -203,25 +241,44 @@ impl SmtpSender {
         }
         let mut conn = match kept {
             Some(c) => c,
-            None => match self.connect().await {
-                Ok(c) => c,
-                Err(e) => return Delivery::Transient(e),
-            },
+            None => self.connect().await.map_err(Delivery::Transient)?,
         };
         let result = match &mut conn {
-            Conn::Plain(c) => transaction(c, &from, to, message).await,
-            Conn::Tls(c) => transaction(c, &from, to, message).await,
+            Conn::Plain(c) => open_transaction(c, &from, to).await,
+            Conn::Tls(c) => open_transaction(c, &from, to).await,
         };
+        self.settle(conn, result)
+    }
+
+    /// Second half: the message itself. `Sent` means the server took
+    /// responsibility for it (its 250 after the final ".").
+    pub async fn hand_over(&mut self, message: &[u8]) -> Delivery {
+        let Some(mut conn) = self.conn.take() else {
+            return Delivery::Transient("DATA: no open transaction".into());
+        };
+        let timeout = self.timeout();
+        let result = match &mut conn {
+            Conn::Plain(c) => hand_over(c, message, timeout).await,
+            Conn::Tls(c) => hand_over(c, message, timeout).await,
+        };
+        match self.settle(conn, result) {
+            Ok(()) => Delivery::Sent,
+            Err(d) => d,
+        }
+    }
+
+    /// Keep the connection when it can carry another command.
+    fn settle(&mut self, conn: Conn, result: Result<(), Failure>) -> Result<(), Delivery> {
         match result {
             Ok(()) => {
                 self.conn = Some(conn);
-                Delivery::Sent
+                Ok(())
             }
             Err(f) => {
                 if f.keep {
                     self.conn = Some(conn);
                 }
-                f.delivery
+                Err(f.delivery)
             }
         }
     }

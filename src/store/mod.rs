@@ -17,7 +17,7 @@ mod writer;
 pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use model::*;
-pub use outbox::{Rewrite, Transform};
+pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
 pub use read::{SyncToken, normalize_address};
 pub use tables::{member_name, parent_path, resource_name};
 pub use write::{DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};

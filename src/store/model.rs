@@ -222,6 +222,10 @@ pub struct OutboxEntry {
     /// Set while a worker holds the entry (its `due` is then the lease end).
     #[serde(default)]
     pub leased: bool,
+    /// SCHEDULE-STATUS recorded with the result and not yet written into
+    /// the originating object (written in batches, see `outbox_apply_statuses`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_status: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use super::Store;
 use super::error::{Result, StoreError};
 use super::model::*;
 use super::tables::*;
-use super::write::{W, now};
+use super::write::{INBOX, W, now};
 use crate::ical;
 use redb::ReadableTable;
 
@@ -21,6 +21,24 @@ pub type Rewrite = Box<dyn FnOnce(&str) -> Option<String> + Send>;
 /// Builds an object from the current one (None when absent); Err refuses.
 pub type Transform =
     Box<dyn FnOnce(Option<&str>) -> std::result::Result<Option<String>, String> + Send>;
+
+/// Writes (attendee, SCHEDULE-STATUS) pairs into an object's text; None
+/// leaves it unchanged.
+pub type StatusWriter = fn(&str, &[(String, String)]) -> Option<String>;
+
+/// A local delivery (RFC 6638 section 3.2): the transform of the
+/// recipient's object and the copy kept in their schedule inbox.
+pub struct LocalDelivery {
+    pub user: String,
+    pub calendar: String,
+    pub uid: String,
+    /// Resource name of a new object.
+    pub name: String,
+    pub new_schedule_tag: bool,
+    pub transform: Transform,
+    /// (resource name, iTIP text, method) of the schedule inbox copy.
+    pub inbox: Option<(String, String, String)>,
+}
 
 impl W<'_> {
     /// Queue messages caused by a change of `owner`'s object at `path`.
@@ -42,6 +60,7 @@ impl W<'_> {
                 state: OutboxState::Pending { due: t },
                 last_error: None,
                 leased: false,
+                schedule_status: None,
             };
             let bytes = serde_json::to_vec(&entry)?;
             self.0.open_table(OUTBOX)?.insert(id, bytes.as_slice())?;
@@ -113,6 +132,70 @@ impl W<'_> {
 }
 
 impl W<'_> {
+    /// Record the result of one attempt on entry `id` (no-op when gone);
+    /// `status` is the SCHEDULE-STATUS still to be written into the object.
+    fn record_result(&self, id: u64, result: OutboxResult, status: Option<String>) -> Result<()> {
+        let Some(mut entry) = self.outbox_entry(id)? else {
+            return Ok(());
+        };
+        let t = now();
+        if let OutboxState::Pending { due } = entry.state {
+            self.0.open_table(OUTBOX_DUE)?.remove((due, id))?;
+        }
+        entry.leased = false;
+        match result {
+            OutboxResult::Sent => {
+                entry.state = OutboxState::Sent { at: t };
+                entry.last_error = None;
+            }
+            OutboxResult::Retry { due, error } => {
+                entry.state = OutboxState::Pending { due };
+                entry.last_error = Some(error);
+                self.0.open_table(OUTBOX_DUE)?.insert((due, id), 0u8)?;
+            }
+            OutboxResult::Failed { error } => {
+                entry.state = OutboxState::Failed { at: t };
+                entry.last_error = Some(error);
+            }
+        }
+        if status.is_some() {
+            entry.schedule_status = status;
+        }
+        self.put_outbox_entry(&entry)
+    }
+
+    /// Keep an iTIP message as `inbox/NAME.ics` of `user` (replacing a
+    /// copy of the same name). Nothing is written when the inbox is missing.
+    fn inbox_copy(&self, user: &str, name: &str, ical: &str, method: &str) -> Result<()> {
+        let inbox = node_key(user, INBOX);
+        if !self.node(&inbox)?.is_some_and(|n| n.is_collection()) {
+            tracing::warn!("no schedule inbox for {user}: copy of {name} not kept");
+            return Ok(());
+        }
+        let key = node_key(user, &format!("{INBOX}{name}.ics"));
+        let old = self.node(&key)?;
+        if old.as_ref().is_some_and(Node::is_collection) {
+            return Ok(());
+        }
+        let t = now();
+        let node = Node {
+            created: old.as_ref().map(|o| o.created).unwrap_or(t),
+            modified: t,
+            etag: self.new_etag()?,
+            displayname: None,
+            dead_props: Vec::new(),
+            kind: NodeKind::Resource(Resource {
+                content_type: format!("text/calendar; charset=utf-8; method={method}"),
+                size: ical.len() as u64,
+                uid: None,
+                component: None,
+                change_seq: 0,
+                schedule_tag: None,
+            }),
+        };
+        self.write_resource(user, &key, node, ical.as_bytes(), None, old.as_ref())
+    }
+
     /// The body of `Store::transform_object`, for use inside other operations.
     pub(super) fn transform(
         &self,
@@ -230,31 +313,8 @@ impl Store {
         self.writer
             .write(move |txn| {
                 let w = W(txn);
-                let t = now();
                 for (id, result) in results {
-                    let Some(mut entry) = w.outbox_entry(id)? else {
-                        continue;
-                    };
-                    if let OutboxState::Pending { due } = entry.state {
-                        txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
-                    }
-                    entry.leased = false;
-                    match result {
-                        OutboxResult::Sent => {
-                            entry.state = OutboxState::Sent { at: t };
-                            entry.last_error = None;
-                        }
-                        OutboxResult::Retry { due, error } => {
-                            entry.state = OutboxState::Pending { due };
-                            entry.last_error = Some(error);
-                            txn.open_table(OUTBOX_DUE)?.insert((due, id), 0u8)?;
-                        }
-                        OutboxResult::Failed { error } => {
-                            entry.state = OutboxState::Failed { at: t };
-                            entry.last_error = Some(error);
-                        }
-                    }
-                    w.put_outbox_entry(&entry)?;
+                    w.record_result(id, result, None)?;
                 }
                 for (owner, path, rewrite) in rewrites {
                     let key = node_key(&owner, &path);
@@ -268,6 +328,146 @@ impl Store {
                     {
                         w.rewrite_object(&owner, &path, new, false)?;
                     }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// Record the result of one attempt, durably, as soon as it is known
+    /// (concurrent records share a commit). `status` is the SCHEDULE-STATUS
+    /// for the originating object, written later by `outbox_apply_statuses`.
+    pub async fn outbox_record(
+        &self,
+        id: u64,
+        result: OutboxResult,
+        status: Option<String>,
+    ) -> Result<()> {
+        self.writer
+            .write(move |txn| W(txn).record_result(id, result, status))
+            .await
+    }
+
+    /// Deliver entry `id` to a local user and record the result in one
+    /// transaction, so it happens exactly once: the transform of the
+    /// recipient's object and the inbox copy with `Sent`, or nothing with
+    /// `Failed` when the transform refuses. A backend error is returned
+    /// (nothing written, the entry stays claimed).
+    pub async fn outbox_deliver_local(&self, id: u64, d: LocalDelivery) -> Result<OutboxResult> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let outcome = w.transform(
+                    &d.user,
+                    &d.calendar,
+                    &d.uid,
+                    &d.name,
+                    d.new_schedule_tag,
+                    d.transform,
+                );
+                let result = match outcome {
+                    Ok(_) => {
+                        if let Some((name, ical, method)) = &d.inbox {
+                            w.inbox_copy(&d.user, name, ical, method)?;
+                        }
+                        OutboxResult::Sent
+                    }
+                    Err(StoreError::Backend(e)) => return Err(StoreError::Backend(e)),
+                    // Refused before any write (the writer's invariant).
+                    Err(e) => OutboxResult::Failed {
+                        error: e.to_string(),
+                    },
+                };
+                w.record_result(id, result.clone(), None)?;
+                Ok(result)
+            })
+            .await
+    }
+
+    /// Write the recorded SCHEDULE-STATUS of entries (those in `ids`, or all
+    /// when None) into their originating objects, one rewrite per object,
+    /// in one transaction; returns how many entries were applied.
+    pub async fn outbox_apply_statuses(
+        &self,
+        ids: Option<Vec<u64>>,
+        writer: StatusWriter,
+    ) -> Result<usize> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let entries: Vec<OutboxEntry> = match ids {
+                    Some(ids) => {
+                        let mut v = Vec::new();
+                        for id in ids {
+                            v.extend(w.outbox_entry(id)?);
+                        }
+                        v
+                    }
+                    None => {
+                        let t = txn.open_table(OUTBOX)?;
+                        let mut v = Vec::new();
+                        for e in t.iter()? {
+                            let (_, val) = e?;
+                            v.push(serde_json::from_slice(val.value())?);
+                        }
+                        v
+                    }
+                };
+                let mut updates: std::collections::BTreeMap<(String, String), Vec<_>> =
+                    std::collections::BTreeMap::new();
+                let mut n = 0;
+                for mut entry in entries {
+                    let Some(status) = entry.schedule_status.take() else {
+                        continue;
+                    };
+                    updates
+                        .entry((entry.owner.clone(), entry.object_path.clone()))
+                        .or_default()
+                        .push((entry.message.recipient.clone(), status));
+                    w.put_outbox_entry(&entry)?;
+                    n += 1;
+                }
+                for ((owner, path), pairs) in updates {
+                    let key = node_key(&owner, &path);
+                    let body = txn
+                        .open_table(BODIES)?
+                        .get(key.as_str())?
+                        .map(|v| v.value().to_vec());
+                    if let Some(body) = body
+                        && let Ok(text) = String::from_utf8(body)
+                        && let Some(new) = writer(&text, &pairs)
+                    {
+                        w.rewrite_object(&owner, &path, new, false)?;
+                    }
+                }
+                Ok(n)
+            })
+            .await
+    }
+
+    /// Give back claimed entries that were not attempted: due now, not
+    /// leased, the claim's attempt not counted.
+    pub async fn outbox_release(&self, ids: Vec<u64>) -> Result<()> {
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let t = now();
+                for id in ids {
+                    let Some(mut entry) = w.outbox_entry(id)? else {
+                        continue;
+                    };
+                    let OutboxState::Pending { due } = entry.state else {
+                        continue;
+                    };
+                    if !entry.leased {
+                        continue;
+                    }
+                    txn.open_table(OUTBOX_DUE)?.remove((due, id))?;
+                    entry.state = OutboxState::Pending { due: t };
+                    entry.leased = false;
+                    entry.attempts = entry.attempts.saturating_sub(1);
+                    w.put_outbox_entry(&entry)?;
+                    txn.open_table(OUTBOX_DUE)?.insert((t, id), 0u8)?;
                 }
                 Ok(())
             })
@@ -619,5 +819,151 @@ mod tests {
                 .await,
             Err(StoreError::Rejected(_))
         ));
+    }
+
+    fn queued(store: &Store) -> Vec<OutboxEntry> {
+        store.outbox_list().unwrap()
+    }
+
+    fn set_status(text: &str, updates: &[(String, String)]) -> Option<String> {
+        let (who, status) = updates.first()?;
+        Some(text.replace(
+            "SUMMARY:x",
+            &format!("SUMMARY:x\r\nX-STATUS:{who} {status} {}", updates.len()),
+        ))
+    }
+
+    #[tokio::test]
+    async fn each_result_is_recorded_alone_and_statuses_survive_a_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = store_with_user(dir.path()).await;
+            store
+                .put(
+                    "a",
+                    "default/u1.ics",
+                    put(
+                        &event("u1", "x"),
+                        vec![message("b@x.org"), message("c@x.org")],
+                    ),
+                )
+                .await
+                .unwrap();
+            let c = store.outbox_claim(60, 10).await.unwrap();
+            store
+                .outbox_record(c[0].id, OutboxResult::Sent, Some("1.1".into()))
+                .await
+                .unwrap();
+            // Recorded at once; the other one is still claimed.
+            let list = queued(&store);
+            assert!(matches!(list[0].state, OutboxState::Sent { .. }));
+            assert!(!list[0].leased);
+            assert_eq!(list[0].schedule_status.as_deref(), Some("1.1"));
+            assert!(list[1].leased);
+            // Stopped before the status reached the object.
+            store.close();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.outbox_release_leases().await.unwrap(), 1);
+        assert_eq!(
+            store.outbox_apply_statuses(None, set_status).await.unwrap(),
+            1
+        );
+        let body = String::from_utf8(store.body("a", "default/u1.ics").unwrap().unwrap()).unwrap();
+        assert!(body.contains("X-STATUS:mailto:b@x.org 1.1 1"), "{body}");
+        assert!(queued(&store)[0].schedule_status.is_none());
+        // Applied once only.
+        assert_eq!(
+            store.outbox_apply_statuses(None, set_status).await.unwrap(),
+            0
+        );
+        // The interrupted one is claimed again, and only it.
+        let again = store.outbox_claim(60, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert!(again[0].message.recipient.contains("c@x.org"));
+    }
+
+    #[tokio::test]
+    async fn released_entries_are_due_again_without_an_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        store
+            .put(
+                "a",
+                "default/u1.ics",
+                put(&event("u1", "x"), vec![message("b@x.org")]),
+            )
+            .await
+            .unwrap();
+        let c = store.outbox_claim(600, 10).await.unwrap();
+        assert_eq!(c[0].attempts, 1);
+        assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());
+        store.outbox_release(vec![c[0].id]).await.unwrap();
+        let again = store.outbox_claim(600, 10).await.unwrap();
+        assert_eq!(again.len(), 1);
+        assert_eq!(again[0].attempts, 1);
+        // A recorded entry is not given back.
+        store
+            .outbox_record(again[0].id, OutboxResult::Sent, None)
+            .await
+            .unwrap();
+        store.outbox_release(vec![again[0].id]).await.unwrap();
+        assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());
+    }
+
+    fn local(uid: &str, f: Transform) -> LocalDelivery {
+        LocalDelivery {
+            user: "a".into(),
+            calendar: "default/".into(),
+            uid: uid.into(),
+            name: format!("{uid}.ics"),
+            new_schedule_tag: true,
+            transform: f,
+            inbox: Some((
+                "m1".into(),
+                "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into(),
+                "REQUEST".into(),
+            )),
+        }
+    }
+
+    #[tokio::test]
+    async fn local_delivery_and_its_result_are_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_user(dir.path()).await;
+        let mut m = message("a@example.com");
+        m.local_user = Some("a".into());
+        store
+            .put(
+                "a",
+                "default/u1.ics",
+                put(&event("u1", "x"), vec![m.clone(), m]),
+            )
+            .await
+            .unwrap();
+        let c = store.outbox_claim(60, 10).await.unwrap();
+        let f: Transform = Box::new(|_| Ok(Some(event("u7", "delivered"))));
+        let r = store
+            .outbox_deliver_local(c[0].id, local("u7", f))
+            .await
+            .unwrap();
+        assert_eq!(r, OutboxResult::Sent);
+        // The object, the inbox copy and the result, all together.
+        let body = String::from_utf8(store.body("a", "default/u7.ics").unwrap().unwrap()).unwrap();
+        assert!(body.contains("delivered"));
+        assert!(store.body("a", "inbox/m1.ics").unwrap().is_some());
+        let list = queued(&store);
+        assert!(matches!(list[0].state, OutboxState::Sent { .. }));
+        // A refused transform writes nothing and records the failure.
+        let f: Transform = Box::new(|_| Err("not yours".into()));
+        let mut d = local("u8", f);
+        d.inbox = Some(("m2".into(), "x".into(), "REQUEST".into()));
+        let r = store.outbox_deliver_local(c[1].id, d).await.unwrap();
+        assert!(matches!(r, OutboxResult::Failed { .. }), "{r:?}");
+        assert!(store.body("a", "default/u8.ics").unwrap().is_none());
+        assert!(store.body("a", "inbox/m2.ics").unwrap().is_none());
+        let list = queued(&store);
+        assert!(matches!(list[1].state, OutboxState::Failed { .. }));
+        assert!(store.outbox_claim(60, 10).await.unwrap().is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! A small SMTP server for tests: accepts mail on loopback, records each
-//! message with its recipient, counts connections, and answers 550 for
-//! recipients it is told to refuse.
+//! message with its recipient, counts connections, answers 550 for
+//! recipients it is told to refuse, and can be slowed down (a delay between
+//! taking a message and its 250, like a relay that checks before it answers).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,6 +19,7 @@ struct State {
     messages: Vec<Received>,
     connections: usize,
     refuse: Vec<String>,
+    delay: Duration,
 }
 
 pub struct Sink {
@@ -47,6 +49,16 @@ impl Sink {
 
     pub fn messages(&self) -> Vec<Received> {
         self.state.lock().unwrap().messages.clone()
+    }
+
+    /// How many messages arrived (each recipient counts).
+    pub fn count(&self) -> usize {
+        self.state.lock().unwrap().messages.len()
+    }
+
+    /// Wait this long after each message before answering 250.
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     pub fn connections(&self) -> usize {
@@ -129,13 +141,17 @@ fn serve(stream: TcpStream, st: Arc<Mutex<State>>) {
                         .unwrap_or(&l),
                 );
             }
-            let mut s = st.lock().unwrap();
-            for rcpt in &rcpts {
-                s.messages.push(Received {
-                    rcpt: rcpt.clone(),
-                    data: data.clone(),
-                });
-            }
+            let delay = {
+                let mut s = st.lock().unwrap();
+                for rcpt in &rcpts {
+                    s.messages.push(Received {
+                        rcpt: rcpt.clone(),
+                        data: data.clone(),
+                    });
+                }
+                s.delay
+            };
+            std::thread::sleep(delay);
             "250 queued\r\n".into()
         } else if upper.starts_with("RSET") {
             rcpts.clear();
