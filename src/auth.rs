@@ -17,7 +17,7 @@ use argon2::{Argon2, PasswordHash, PasswordHasher, PasswordVerifier};
 use base64ct::{Base64, Encoding};
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Most cached credentials kept; the cache is cleared when it grows past this.
@@ -73,12 +73,10 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), pass.to_string()))
 }
 
-/// A hash of a random password with the same parameters as real ones:
-/// what an unknown user name is checked against.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
-}
+/// What an unknown user name is checked against: the argon2id hash (same
+/// parameters as `hash_password`; a unit test keeps them equal) of a random
+/// password nobody knows. A constant, so starting costs no hashing.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$mSHZ2Y3/3tgQHnwQtrwsVA$XnNvREvpCOf+yCxTDgIJDP4AOe34GlQWub7LWDx6soU";
 
 /// The outcome of checking an Authorization header.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -132,8 +130,6 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration, failed_logins_per_minute: u32) -> Self {
-        // Compute the dummy hash now rather than on the first unknown user.
-        let _ = dummy_hash();
         Authenticator {
             store,
             ttl,
@@ -181,7 +177,7 @@ impl Authenticator {
             _ => None,
         };
         // Unknown users cost one argon2 check too, against the dummy hash.
-        let check_hash = hash.clone().unwrap_or_else(|| dummy_hash().to_string());
+        let check_hash = hash.clone().unwrap_or_else(|| DUMMY_HASH.to_string());
         let verified = tokio::task::spawn_blocking(move || verify_password(&check_hash, &password))
             .await
             .unwrap_or(false);
@@ -242,11 +238,11 @@ mod tests {
         let real = hash_password("pw").unwrap();
         let (a, b) = (
             PasswordHash::new(&real).unwrap(),
-            PasswordHash::new(dummy_hash()).unwrap(),
+            PasswordHash::new(DUMMY_HASH).unwrap(),
         );
         assert_eq!(a.algorithm, b.algorithm);
         assert_eq!(a.params, b.params);
-        assert!(!verify_password(dummy_hash(), "pw"));
+        assert!(!verify_password(DUMMY_HASH, "pw"));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! (rustls), serves HTTP/1.1 and HTTP/2 with hyper, hands every request to
 //! the CalDAV handler, and shuts down gracefully on SIGINT/SIGTERM:
 //! in-flight requests get [`SHUTDOWN_GRACE`] to finish, then the server
-//! stops regardless (see `arm_forced_exit`). Admission and connection
+//! stops regardless (signals are caught on a thread of their own, which
+//! ends the process soon after the grace if the runtime cannot). Admission and connection
 //! deadlines live in `crate::conn`.
 
 use crate::auth::Authenticator;
@@ -34,24 +35,11 @@ pub struct App {
 /// How long in-flight requests get to finish after a shutdown signal.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// After the grace, this long to close the database before the process
-/// exits whatever still runs (a thread stuck in a computation included).
-const FORCED_EXIT_AFTER: Duration = Duration::from_secs(3);
+/// exits whatever still runs (a thread stuck in a computation included):
+/// SIGTERM ends herald within 12 s.
+const FORCED_EXIT_AFTER: Duration = Duration::from_secs(2);
 /// Largest request head (request line and headers) read, in bytes.
 const MAX_HEAD_BYTES: usize = 64 * 1024;
-
-/// Start a plain thread that ends the process [`SHUTDOWN_GRACE`] +
-/// [`FORCED_EXIT_AFTER`] from now: the promise that SIGTERM stops the
-/// server within its grace must hold even when a request occupies every
-/// runtime thread (the runtime cannot be dropped while one is busy).
-pub fn arm_forced_exit() {
-    let _ = std::thread::Builder::new()
-        .name("herald-exit".into())
-        .spawn(|| {
-            std::thread::sleep(SHUTDOWN_GRACE + FORCED_EXIT_AFTER);
-            eprintln!("herald: still busy after the shutdown grace; exiting now");
-            std::process::exit(0);
-        });
-}
 
 fn tls_acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
     let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) else {
@@ -74,27 +62,97 @@ fn tls_acceptor(config: &Config) -> Result<Option<TlsAcceptor>, String> {
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
 
-/// Resolves when SIGINT or SIGTERM arrives.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+/// Write end of the pipe the signal handler writes to (-1: none).
+#[cfg(unix)]
+static SIGNAL_PIPE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+#[cfg(unix)]
+extern "C" fn on_signal(_: libc::c_int) {
+    let fd = SIGNAL_PIPE.load(std::sync::atomic::Ordering::Relaxed);
+    if fd >= 0 {
+        let byte = 1u8;
+        // SAFETY: write(2) is async-signal-safe; one byte from a live buffer.
+        unsafe {
+            libc::write(fd, (&byte as *const u8).cast(), 1);
         }
     }
+}
+
+/// Catch SIGINT and SIGTERM on a plain thread (not on the runtime, whose
+/// threads a request may all occupy): the first one wakes `notify` and
+/// ends the process [`SHUTDOWN_GRACE`] + [`FORCED_EXIT_AFTER`] later
+/// whatever still runs; a second one ends it at once. False when the
+/// handlers cannot be installed.
+#[cfg(unix)]
+fn catch_signals(notify: Arc<tokio::sync::Notify>) -> bool {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the two descriptors; sigaction gets a zeroed,
+    // then filled, struct and a handler that only calls write(2).
+    unsafe {
+        if libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
+            return false;
+        }
+        SIGNAL_PIPE.store(fds[1], std::sync::atomic::Ordering::Relaxed);
+        let mut action: libc::sigaction = std::mem::zeroed();
+        action.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+        action.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut action.sa_mask);
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            if libc::sigaction(sig, &action, std::ptr::null_mut()) != 0 {
+                return false;
+            }
+        }
+    }
+    let read_fd = fds[0];
+    let wait_signal = move || loop {
+        let mut byte = 0u8;
+        // SAFETY: reads one byte into a live buffer from our own pipe.
+        let n = unsafe { libc::read(read_fd, (&mut byte as *mut u8).cast(), 1) };
+        if n == 1 {
+            return true;
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        return false;
+    };
+    std::thread::Builder::new()
+        .name("herald-signals".into())
+        .spawn(move || {
+            if !wait_signal() {
+                return;
+            }
+            notify.notify_one();
+            let _ = std::thread::Builder::new()
+                .name("herald-exit".into())
+                .spawn(|| {
+                    std::thread::sleep(SHUTDOWN_GRACE + FORCED_EXIT_AFTER);
+                    eprintln!("herald: still busy after the shutdown grace; exiting now");
+                    std::process::exit(0);
+                });
+            if wait_signal() {
+                eprintln!("herald: second signal; exiting now");
+                std::process::exit(0);
+            }
+        })
+        .is_ok()
+}
+
+/// Resolves when SIGINT or SIGTERM arrives; from then on the process ends
+/// within [`SHUTDOWN_GRACE`] + [`FORCED_EXIT_AFTER`] even if requests
+/// occupy every runtime thread.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    let notify = Arc::new(tokio::sync::Notify::new());
+    #[cfg(unix)]
+    let caught = catch_signals(notify.clone());
     #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
+    let caught = false;
+    async move {
+        if caught {
+            notify.notified().await;
+        } else {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

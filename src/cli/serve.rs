@@ -151,11 +151,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         "herald: listening on {scheme}://{local}/ (data in {})",
         dir.display()
     );
-    let signal = async {
-        server::shutdown_signal().await;
-        server::arm_forced_exit();
-    };
-    let result = server::serve(app.clone(), listener, limiter, signal).await;
+    let result = server::serve(app.clone(), listener, limiter, server::shutdown_signal()).await;
     control_task.abort();
     if let Some(t) = lmtp_task {
         t.abort();
