@@ -55,6 +55,7 @@ pub async fn handle(app: &App, req: Request<Incoming>, client: IpAddr) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let http1 = req.version() < hyper::Version::HTTP_2;
     let (result, keep_alive) = dispatch(app, req, client).await;
     let mut resp = match result {
         Ok(r) => r,
@@ -74,7 +75,7 @@ pub async fn handle(app: &App, req: Request<Incoming>, client: IpAddr) -> Resp {
             resp
         }
     };
-    if !keep_alive {
+    if !keep_alive && http1 {
         resp.headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
