@@ -646,3 +646,40 @@ fn xml_with_nul_is_400() {
     let r = s.req("PROPFIND", CAL, &[("Depth", "0")], "");
     assert!(!r.body.contains("a\0b"));
 }
+
+#[test]
+fn at_the_cap_a_newcomer_is_closed_when_none_is_idle() {
+    let h = Herald::start("[limits]\nmax_connections = 3\n", None);
+    // Three requests in flight (bodies still coming): none can make room.
+    let busy: Vec<TcpStream> = (0..3)
+        .map(|i| {
+            let mut s = h.connect();
+            let head = format!(
+                "PUT {CAL}b{i}.ics HTTP/1.1\r\nHost: x\r\n{}Content-Length: 1000\r\n\r\nBEGIN",
+                auth_header()
+            );
+            s.write_all(head.as_bytes()).unwrap();
+            s
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut extra = h.connect();
+    let start = Instant::now();
+    assert!(
+        read_until_closed(&mut extra, Duration::from_secs(5)).is_some(),
+        "a fourth connection was kept"
+    );
+    assert!(start.elapsed() < Duration::from_secs(2));
+    // Once they are gone, new connections are served again.
+    drop(busy);
+    std::thread::sleep(Duration::from_millis(500));
+    let r = raw_request(
+        &h.addr,
+        "PROPFIND",
+        CAL,
+        Some(("admin", ADMIN_PASSWORD)),
+        &[("Depth", "0")],
+        b"",
+    );
+    assert_eq!(r.status, 207);
+}
