@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -89,6 +89,9 @@ pub struct Conn {
     head_since: AtomicU64,
     /// Requests being handled (HTTP/2 may run several).
     in_flight: AtomicUsize,
+    /// HTTP/2: control frames move between requests, so only the idle
+    /// deadline applies once a request was seen (h2 bounds its own headers).
+    multiplexed: AtomicBool,
     evict: Notify,
 }
 
@@ -112,8 +115,12 @@ impl Conn {
     }
 
     /// Mark a request as running until the guard drops: the head is
-    /// complete, and the connection is not idle meanwhile.
-    pub fn begin(self: &Arc<Self>) -> RequestGuard {
+    /// complete, and the connection is not idle meanwhile. `multiplexed`:
+    /// the request came over HTTP/2.
+    pub fn begin(self: &Arc<Self>, multiplexed: bool) -> RequestGuard {
+        if multiplexed {
+            self.multiplexed.store(true, Ordering::Relaxed);
+        }
         self.in_flight.fetch_add(1, Ordering::Relaxed);
         self.head_since.store(0, Ordering::Relaxed);
         self.on_write();
@@ -221,6 +228,7 @@ impl Limiter {
             last: AtomicU64::new(self.epoch.elapsed().as_millis() as u64),
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            multiplexed: AtomicBool::new(false),
             evict: Notify::new(),
         });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
@@ -335,7 +343,7 @@ mod tests {
     async fn idle_connection_makes_room_busy_one_does_not() {
         let l = Limiter::new(1);
         let a = l.admit().await.unwrap();
-        let guard = a.conn.begin();
+        let guard = a.conn.begin(false);
         assert!(l.admit().await.is_none(), "a busy connection is kept");
         drop(guard);
         let waiter = a.conn.clone();
@@ -355,6 +363,7 @@ mod tests {
             last: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            multiplexed: AtomicBool::new(false),
             evict: Notify::new(),
         });
         std::thread::sleep(Duration::from_millis(30));
@@ -373,7 +382,7 @@ mod tests {
             c.check(Duration::from_millis(20), Duration::from_secs(5))
                 .is_none()
         );
-        let g = c.begin();
+        let g = c.begin(false);
         assert!(
             c.check(Duration::from_millis(1), Duration::from_millis(1))
                 .is_some()

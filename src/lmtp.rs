@@ -62,7 +62,7 @@ pub async fn serve(listener: TcpListener, store: Store, config: Arc<ImipConfig>,
         tokio::spawn(async move {
             // An LMTP session is never evicted for a newcomer; its own
             // deadlines bound it.
-            let _busy = admission.conn.begin();
+            let _busy = admission.conn.begin(false);
             if let Err(e) = session(stream, &store, &config, &limits).await {
                 tracing::debug!("lmtp {peer}: {e}");
             }

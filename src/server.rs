@@ -215,7 +215,7 @@ pub async fn serve(
         let app = app.clone();
         let service = service_fn(move |req| {
             let app = app.clone();
-            let guard = conn_state.begin();
+            let guard = conn_state.begin(req.version() == hyper::Version::HTTP_2);
             async move {
                 let resp = caldav::handle(&app, req, peer.ip()).await;
                 drop(guard);
