@@ -19,6 +19,16 @@ pub const DEFAULT_MAX_RESOURCE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_AUTH_CACHE_SECONDS: u64 = 300;
 /// Per-user storage quota reported by quota-available-bytes.
 pub const DEFAULT_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
+/// Seconds a client has to send a request's head (HTTP) once it started.
+pub const DEFAULT_HEADER_TIMEOUT_SECONDS: u64 = 10;
+/// Seconds a client has to send a whole request body (HTTP) or DATA (LMTP).
+pub const DEFAULT_BODY_TIMEOUT_SECONDS: u64 = 60;
+/// Seconds an idle connection (HTTP keep-alive, LMTP between commands) stays open.
+pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 60;
+/// Open connections allowed; 0 means automatic (see `crate::conn`).
+pub const DEFAULT_MAX_CONNECTIONS: usize = 0;
+/// Failed logins per minute, per user name and per client address, before 429.
+pub const DEFAULT_FAILED_LOGINS_PER_MINUTE: u32 = 10;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -145,6 +155,25 @@ pub struct LimitsConfig {
     pub max_resource_bytes: usize,
     /// Per-user quota in bytes.
     pub quota_bytes: u64,
+    /// Seconds to receive a request head once its first byte arrived (HTTP);
+    /// a slower client is disconnected.
+    pub header_timeout_seconds: u64,
+    /// Seconds to receive a whole request body (HTTP, answered 408 after)
+    /// or a whole LMTP DATA.
+    pub body_timeout_seconds: u64,
+    /// Seconds a connection may sit idle: HTTP keep-alive between requests,
+    /// LMTP waiting for a command.
+    pub idle_timeout_seconds: u64,
+    /// Most open HTTP and LMTP connections; 0 = automatic: the soft
+    /// file-descriptor limit (raised to the hard limit at start) minus a
+    /// reserve of 128 for the database, the control socket and mail, at most
+    /// 16384. At the cap the longest-idle connection is closed for a new
+    /// one; when none is idle the new one is closed at once.
+    pub max_connections: usize,
+    /// Failed HTTP logins allowed per minute for one user name and for one
+    /// client address; beyond that new logins are answered 429 (credentials
+    /// already verified keep working). 0 turns throttling off.
+    pub failed_logins_per_minute: u32,
 }
 
 impl Default for ServerConfig {
@@ -163,6 +192,11 @@ impl Default for LimitsConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            header_timeout_seconds: DEFAULT_HEADER_TIMEOUT_SECONDS,
+            body_timeout_seconds: DEFAULT_BODY_TIMEOUT_SECONDS,
+            idle_timeout_seconds: DEFAULT_IDLE_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            failed_logins_per_minute: DEFAULT_FAILED_LOGINS_PER_MINUTE,
         }
     }
 }
@@ -233,6 +267,16 @@ impl Config {
             if !(1..=64).contains(&value) {
                 return Err(format!("{key}: {value} is not between 1 and 64"));
             }
+        }
+        let l = &self.limits;
+        if l.header_timeout_seconds == 0
+            || l.body_timeout_seconds == 0
+            || l.idle_timeout_seconds == 0
+        {
+            return Err(
+                "limits.header_timeout_seconds, body_timeout_seconds and idle_timeout_seconds must be at least 1"
+                    .into(),
+            );
         }
         if self.limits.max_resource_bytes > self.limits.max_body_bytes {
             return Err("limits.max_resource_bytes must not exceed limits.max_body_bytes".into());

@@ -267,7 +267,16 @@ pub async fn serve(store: Store, imip: Arc<ImipConfig>, path: PathBuf) -> std::i
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
     }
     loop {
-        let (mut stream, _) = listener.accept().await?;
+        // Never give up on an accept error (EMFILE under a connection
+        // flood would otherwise end the control socket for good).
+        let mut stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!("control socket: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
         let (store, imip) = (store.clone(), imip.clone());
         tokio::spawn(async move {
             let mut buf = Vec::new();

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod caldav;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod control;
 pub mod delivery;
 pub mod ical;

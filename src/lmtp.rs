@@ -2,11 +2,16 @@
 //! message per transaction, one reply per accepted recipient after DATA
 //! (the same outcome for each: the message is processed once), size limit
 //! enforced while reading. Off unless `imip.lmtp_listen` is set.
+//! Connections count under the server's cap (`crate::conn`); a command line
+//! must arrive within `limits.idle_timeout_seconds` and a whole DATA within
+//! `limits.body_timeout_seconds`, or the session is closed with 421.
 
-use crate::config::ImipConfig;
+use crate::config::{ImipConfig, LimitsConfig};
+use crate::conn::Limiter;
 use crate::ingest::{self, Outcome};
 use crate::store::Store;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -15,19 +20,59 @@ const MAX_LINE: usize = 4096;
 /// Most recipients per transaction.
 const MAX_RECIPIENTS: usize = 100;
 
+/// The session bounds: deadlines and the shared connection cap.
+#[derive(Clone)]
+pub struct Limits {
+    /// Longest wait for one command line.
+    pub idle: Duration,
+    /// Longest time for a whole DATA.
+    pub data: Duration,
+    pub limiter: Arc<Limiter>,
+}
+
+impl Limits {
+    pub fn from_config(l: &LimitsConfig, limiter: Arc<Limiter>) -> Limits {
+        Limits {
+            idle: Duration::from_secs(l.idle_timeout_seconds),
+            data: Duration::from_secs(l.body_timeout_seconds),
+            limiter,
+        }
+    }
+}
+
 /// Accept LMTP connections until the task is dropped.
-pub async fn serve(listener: TcpListener, store: Store, config: Arc<ImipConfig>) {
+pub async fn serve(listener: TcpListener, store: Store, config: Arc<ImipConfig>, limits: Limits) {
     loop {
-        let Ok((stream, peer)) = listener.accept().await else {
+        let (mut stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                tracing::warn!("lmtp accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Some(admission) = limits.limiter.admit().await else {
+            tokio::spawn(async move {
+                let reply = b"421 4.3.2 too many connections, try again later\r\n";
+                let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(reply)).await;
+            });
             continue;
         };
-        let (store, config) = (store.clone(), config.clone());
+        let (store, config, limits) = (store.clone(), config.clone(), limits.clone());
         tokio::spawn(async move {
-            if let Err(e) = session(stream, &store, &config).await {
+            // An LMTP session is never evicted for a newcomer; its own
+            // deadlines bound it.
+            let _busy = admission.conn.begin(false);
+            if let Err(e) = session(stream, &store, &config, &limits).await {
                 tracing::debug!("lmtp {peer}: {e}");
             }
+            drop(admission);
         });
     }
+}
+
+fn timed_out(what: &str) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, format!("{what} timed out"))
 }
 
 /// Read one line (CRLF or LF), at most `max` bytes; None at end of stream.
@@ -52,7 +97,12 @@ async fn read_line(
     Ok(Some(line))
 }
 
-async fn session(stream: TcpStream, store: &Store, config: &ImipConfig) -> std::io::Result<()> {
+async fn session(
+    stream: TcpStream,
+    store: &Store,
+    config: &ImipConfig,
+    limits: &Limits,
+) -> std::io::Result<()> {
     // Replies are small writes in a dialogue; Nagle + delayed ACK would add
     // 40 ms to each.
     let _ = stream.set_nodelay(true);
@@ -62,7 +112,14 @@ async fn session(stream: TcpStream, store: &Store, config: &ImipConfig) -> std::
     let mut from: Option<String> = None;
     let mut rcpts: Vec<String> = Vec::new();
     loop {
-        let Some(line) = read_line(&mut r, MAX_LINE).await? else {
+        let line = match tokio::time::timeout(limits.idle, read_line(&mut r, MAX_LINE)).await {
+            Ok(line) => line?,
+            Err(_) => {
+                w.write_all(b"421 4.4.2 idle too long, closing\r\n").await?;
+                return Err(timed_out("waiting for a command"));
+            }
+        };
+        let Some(line) = line else {
             return Ok(());
         };
         let text = String::from_utf8_lossy(&line).to_string();
@@ -105,7 +162,15 @@ async fn session(stream: TcpStream, store: &Store, config: &ImipConfig) -> std::
             } else {
                 w.write_all(b"354 send the message, end with <CRLF>.<CRLF>\r\n")
                     .await?;
-                let (message, too_big) = read_data(&mut r, config.max_message_bytes).await?;
+                let data = read_data(&mut r, config.max_message_bytes);
+                let (message, too_big) = match tokio::time::timeout(limits.data, data).await {
+                    Ok(read) => read?,
+                    Err(_) => {
+                        w.write_all(b"421 4.4.2 DATA took too long, closing\r\n")
+                            .await?;
+                        return Err(timed_out("DATA"));
+                    }
+                };
                 let outcome = if too_big {
                     Outcome::DataError(format!(
                         "message larger than {} bytes",

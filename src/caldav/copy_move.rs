@@ -25,10 +25,16 @@ pub async fn copy_move(ctx: &Ctx<'_>, is_move: bool) -> DavResult<Resp> {
         Ok(Target::Node { .. }) => {
             return Err(DavError::forbidden("COPY/MOVE across users is not allowed"));
         }
-        _ => {
-            return Err(DavError::status(
-                StatusCode::BAD_GATEWAY,
-                "the Destination is not a location on this server",
+        // Dot segments, encoded '/' or NUL (RFC 4918 section 8.3 asks for
+        // absolute paths; `..` would step into another home).
+        Err(path::PathError::Invalid(why)) => {
+            return Err(DavError::bad_request(format!("Destination: {why}")));
+        }
+        // Hrefs are read as paths on this server (whatever the host), so
+        // this is never the 502 for another server (section 9.8.5).
+        Ok(_) | Err(path::PathError::NotFound) => {
+            return Err(DavError::forbidden(
+                "the Destination is not a location in a calendar home",
             ));
         }
     };

@@ -19,15 +19,18 @@ mod report;
 mod schedule;
 pub mod xml;
 
+use crate::auth::AuthResult;
 use crate::server::App;
 use bytes::Bytes;
 use error::{DavError, DavResult};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
+use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use path::Target;
-use std::time::Instant;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
 
 pub type Resp = Response<Full<Bytes>>;
 
@@ -41,13 +44,20 @@ pub struct Ctx<'a> {
     pub body: Bytes,
 }
 
-/// Handle one HTTP request; never fails, never panics on input.
-pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
+/// Largest body read from a request refused before its body (unknown
+/// credentials, a path outside the DAV space): small bodies are read so the
+/// connection can be kept alive, larger ones are not read at all and the
+/// connection is closed after the answer.
+const MAX_UNREAD_DRAIN: u64 = 64 * 1024;
+
+/// Handle one HTTP request from `client`; never fails, never panics on input.
+pub async fn handle(app: &App, req: Request<Incoming>, client: IpAddr) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let result = dispatch(app, req).await;
-    let resp = match result {
+    let http1 = req.version() < hyper::Version::HTTP_2;
+    let (result, keep_alive) = dispatch(app, req, client).await;
+    let mut resp = match result {
         Ok(r) => r,
         Err(e) => {
             let code = e.code();
@@ -56,9 +66,19 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
             } else {
                 tracing::debug!("{method} {path}: {code}: {}", e.detail());
             }
-            e.into_response()
+            let mut resp = e.into_response();
+            if code == StatusCode::TOO_MANY_REQUESTS {
+                // The failure window is a minute; no wait is longer.
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+            }
+            resp
         }
     };
+    if !keep_alive && http1 {
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     tracing::info!(
         "{method} {path} {} {:.1}ms",
         resp.status().as_u16(),
@@ -67,25 +87,40 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
     resp
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
-    // Read the body before any answer, even a refusal: a response sent
-    // over an unread body makes hyper close the connection, and clients
-    // that pool connections (python-requests) then fail their next request.
+/// What is decided from the request head alone.
+enum Head {
+    /// Answered without looking at the body (redirect, OPTIONS).
+    Answer(Resp),
+    /// Authenticated and allowed: read the body and run the method.
+    Proceed(Target, String),
+}
+
+/// The answer, and whether the connection can stay open after it.
+async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr) -> (DavResult<Resp>, bool) {
     let (parts, body) = req.into_parts();
-    let limit = app.config.limits.max_body_bytes;
-    if let Some(len) = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        && len > limit as u64
-    {
-        return Err(too_large(limit));
-    }
-    let body = match Limited::new(body, limit).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(_) => return Err(too_large(limit)),
+    // Everything that can be refused from the head is refused before the
+    // body is read, so an unauthenticated client cannot make the server
+    // hold its body (and 100 Continue is only sent once allowed).
+    let (target, user) = match admit(app, &parts, client).await {
+        Ok(Head::Proceed(t, u)) => (t, u),
+        Ok(Head::Answer(r)) => return (Ok(r), drain_small(app, &parts, body).await),
+        Err(e) => return (Err(e), drain_small(app, &parts, body).await),
     };
+    let body = match read_body(app, &parts, body).await {
+        Ok(b) => b,
+        Err(e) => return (Err(e), false),
+    };
+    let ctx = Ctx {
+        app,
+        user,
+        target,
+        headers: parts.headers,
+        body,
+    };
+    (run(&ctx, &parts.method).await, true)
+}
+
+async fn admit(app: &App, parts: &Parts, client: IpAddr) -> DavResult<Head> {
     let target = match Target::parse(parts.uri.path()) {
         Ok(t) => t,
         Err(path::PathError::NotFound) => return Err(DavError::not_found()),
@@ -95,12 +130,12 @@ async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
         let mut resp = empty(StatusCode::MOVED_PERMANENTLY);
         resp.headers_mut()
             .insert(header::LOCATION, HeaderValue::from_static(path::DAV_ROOT));
-        return Ok(resp);
+        return Ok(Head::Answer(resp));
     }
     if parts.method == Method::OPTIONS {
-        return Ok(options::options());
+        return Ok(Head::Answer(options::options()));
     }
-    let user = authenticate(app, &parts.headers).await?;
+    let user = authenticate(app, &parts.headers, client).await?;
     if let Some(owner) = target.owner()
         && owner != user
     {
@@ -109,26 +144,72 @@ async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
             format!("{user} may not access data of {owner}"),
         ));
     }
-    let ctx = Ctx {
-        app,
-        user,
-        target,
-        headers: parts.headers,
-        body,
-    };
-    match parts.method.as_str() {
-        "GET" => get::get(&ctx, false).await,
-        "HEAD" => get::get(&ctx, true).await,
-        "PUT" => put::put(&ctx).await,
-        "DELETE" => delete::delete(&ctx).await,
-        "PROPFIND" => propfind::propfind(&ctx).await,
-        "PROPPATCH" => proppatch::proppatch(&ctx).await,
-        "MKCOL" => mkcol::mkcol(&ctx, false).await,
-        "MKCALENDAR" => mkcol::mkcol(&ctx, true).await,
-        "COPY" => copy_move::copy_move(&ctx, false).await,
-        "MOVE" => copy_move::copy_move(&ctx, true).await,
-        "REPORT" => report::report(&ctx).await,
-        "POST" => post::post(&ctx).await,
+    Ok(Head::Proceed(target, user))
+}
+
+/// After an answer given from the head: read a small body so the
+/// connection stays usable (clients that pool connections expect that);
+/// leave anything else unread (no 100 Continue is sent) and close.
+async fn drain_small(app: &App, parts: &Parts, body: Incoming) -> bool {
+    let expects_continue = parts
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue || content_length(&parts.headers).is_some_and(|n| n > MAX_UNREAD_DRAIN) {
+        return false;
+    }
+    let wait = Duration::from_secs(app.config.limits.header_timeout_seconds);
+    let read = Limited::new(body, MAX_UNREAD_DRAIN as usize).collect();
+    matches!(tokio::time::timeout(wait, read).await, Ok(Ok(_)))
+}
+
+fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
+/// Read the whole body within `limits.max_body_bytes` and
+/// `limits.body_timeout_seconds`.
+async fn read_body(app: &App, parts: &Parts, body: Incoming) -> DavResult<Bytes> {
+    let limits = &app.config.limits;
+    let limit = limits.max_body_bytes;
+    if content_length(&parts.headers).is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
+    }
+    let deadline = Duration::from_secs(limits.body_timeout_seconds);
+    match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large(limit)),
+        // A malformed chunked encoding, or the client went away.
+        Ok(Err(e)) => Err(DavError::bad_request(format!(
+            "the request body could not be read: {e}"
+        ))),
+        Err(_) => Err(DavError::status(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} seconds",
+                limits.body_timeout_seconds
+            ),
+        )),
+    }
+}
+
+async fn run(ctx: &Ctx<'_>, method: &Method) -> DavResult<Resp> {
+    match method.as_str() {
+        "GET" => get::get(ctx, false).await,
+        "HEAD" => get::get(ctx, true).await,
+        "PUT" => put::put(ctx).await,
+        "DELETE" => delete::delete(ctx).await,
+        "PROPFIND" => propfind::propfind(ctx).await,
+        "PROPPATCH" => proppatch::proppatch(ctx).await,
+        "MKCOL" => mkcol::mkcol(ctx, false).await,
+        "MKCALENDAR" => mkcol::mkcol(ctx, true).await,
+        "COPY" => copy_move::copy_move(ctx, false).await,
+        "MOVE" => copy_move::copy_move(ctx, true).await,
+        "REPORT" => report::report(ctx).await,
+        "POST" => post::post(ctx).await,
         _ => {
             let mut resp = empty(StatusCode::METHOD_NOT_ALLOWED);
             resp.headers_mut()
@@ -145,21 +226,28 @@ fn too_large(limit: usize) -> DavError {
     )
 }
 
-async fn authenticate(app: &App, headers: &HeaderMap) -> DavResult<String> {
+async fn authenticate(app: &App, headers: &HeaderMap, client: IpAddr) -> DavResult<String> {
     let header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match header {
-        Some(h) => match app.auth.authenticate(h).await {
-            Some(user) => Ok(user),
-            None => Err(DavError::status(
-                StatusCode::UNAUTHORIZED,
-                "invalid credentials",
-            )),
-        },
-        None => Err(DavError::status(
+    let Some(h) = header else {
+        return Err(DavError::status(
             StatusCode::UNAUTHORIZED,
             "authentication required",
+        ));
+    };
+    match app.auth.authenticate(h, client).await {
+        AuthResult::Ok(user) => Ok(user),
+        AuthResult::Invalid => Err(DavError::status(
+            StatusCode::UNAUTHORIZED,
+            "invalid credentials",
+        )),
+        AuthResult::Throttled(wait) => Err(DavError::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many failed logins; retry after {} seconds",
+                wait.as_secs() + 1
+            ),
         )),
     }
 }

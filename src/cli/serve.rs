@@ -1,6 +1,7 @@
 //! `herald serve`: open the store, create the first user on an empty
-//! database, start the control socket and the HTTP(S) server, and shut
-//! down cleanly on SIGINT/SIGTERM.
+//! database, raise the file-descriptor limit, start the control socket and
+//! the HTTP(S) server, and shut down on SIGINT/SIGTERM within the grace of
+//! `server::SHUTDOWN_GRACE`.
 
 use crate::auth::{Authenticator, generate_password, hash_password};
 use crate::config::Config;
@@ -61,6 +62,16 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         Err(e) => return Err(e.to_string()),
     };
     bootstrap(&store).await?;
+    let fd_limit = crate::conn::raise_fd_limit();
+    let limiter = crate::conn::Limiter::new(crate::conn::connection_cap(
+        config.limits.max_connections,
+        fd_limit,
+    ));
+    tracing::info!(
+        "file-descriptor limit {}; at most {} connections",
+        fd_limit.map_or_else(|| "unknown".to_string(), |l| l.to_string()),
+        limiter.cap()
+    );
     let addr = config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -89,6 +100,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
                 listener,
                 store.clone(),
                 imip.clone(),
+                crate::lmtp::Limits::from_config(&config.limits, limiter.clone()),
             )))
         }
         None => None,
@@ -130,6 +142,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         auth: Authenticator::new(
             store.clone(),
             Duration::from_secs(config.server.auth_cache_seconds),
+            config.limits.failed_logins_per_minute,
         ),
         store: store.clone(),
         config,
@@ -138,7 +151,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         "herald: listening on {scheme}://{local}/ (data in {})",
         dir.display()
     );
-    let result = server::serve(app.clone(), listener, server::shutdown_signal()).await;
+    let result = server::serve(app.clone(), listener, limiter, server::shutdown_signal()).await;
     control_task.abort();
     if let Some(t) = lmtp_task {
         t.abort();

@@ -6,6 +6,7 @@ mod cli;
 mod crash;
 mod discovery;
 mod hardening_files;
+mod hardening_conn;
 mod ingest;
 mod methods;
 mod reports;

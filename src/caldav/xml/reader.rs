@@ -121,6 +121,14 @@ impl Element {
 pub(crate) fn parse_document(body: &[u8]) -> Result<Option<Element>, XmlError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let text = std::str::from_utf8(body).map_err(|_| XmlError::NotUtf8)?;
+    // quick-xml passes any character through; XML 1.0 allows only `Char`
+    // (section 2.2): NUL and most C0 controls make the document malformed.
+    if let Some(c) = text.chars().find(|c| !is_xml_char(*c)) {
+        return Err(XmlError::Malformed(format!(
+            "character U+{:04X} is not allowed in XML",
+            u32::from(c)
+        )));
+    }
     if text.trim().is_empty() {
         return Ok(None);
     }
@@ -429,6 +437,22 @@ mod tests {
 
     fn root(s: &str) -> Element {
         parse_document(s.as_bytes()).unwrap().unwrap()
+    }
+
+    #[test]
+    fn characters_outside_xml_char_are_refused() {
+        for bad in [
+            &b"<D:propfind xmlns:D=\"DAV:\">\0<D:allprop/></D:propfind>"[..],
+            b"<D:propfind xmlns:D=\"DAV:\"><D:prop><D:x>a\x01b</D:x></D:prop></D:propfind>",
+            b"<D:propfind xmlns:D=\"DAV:\" a=\"\0\"><D:allprop/></D:propfind>",
+        ] {
+            assert!(
+                matches!(parse_document(bad), Err(XmlError::Malformed(_))),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert!(parse_document(b"<a>\t\r\n</a>").is_ok());
     }
 
     #[test]
