@@ -7,7 +7,7 @@
 
 use crate::config::ImipConfig;
 use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender, inbound};
-use crate::scheduling::{self, ItipMessage, Method};
+use crate::scheduling::{self, ItipError, ItipMessage, Method};
 use crate::store::{
     DEFAULT_CALENDAR, NewMessage, OutboxEntry, OutboxResult, Rewrite, Store, StoreError, Transform,
     resource_name,
@@ -15,6 +15,7 @@ use crate::store::{
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -93,7 +94,7 @@ impl Worker {
         let mut statuses: BTreeMap<(String, String), Vec<(String, String)>> = BTreeMap::new();
         for entry in claimed {
             let (result, status) = match &entry.message.local_user {
-                Some(user) => (self.deliver_local(user, &entry).await, None),
+                Some(user) => self.deliver_local(user, &entry).await,
                 None => self.deliver_mail(&entry).await,
             };
             log_result(&entry, &result);
@@ -140,21 +141,33 @@ impl Worker {
             .await
     }
 
-    async fn deliver_local(&self, user: &str, entry: &OutboxEntry) -> OutboxResult {
+    /// Deliver to a user of this server; with the SCHEDULE-STATUS to record
+    /// when it differs from the one written at queue time (1.2): 3.8 when
+    /// the authority rule refused the message (`scheduling::may_change`).
+    async fn deliver_local(
+        &self,
+        user: &str,
+        entry: &OutboxEntry,
+    ) -> (OutboxResult, Option<&'static str>) {
         let msg = to_itip(&entry.message);
         let Some(method) = Method::parse(&entry.message.method) else {
-            return OutboxResult::Failed {
-                error: format!("unknown method {}", entry.message.method),
-            };
+            let error = format!("unknown method {}", entry.message.method);
+            return (OutboxResult::Failed { error }, None);
         };
         let name = format!("{}.ics", resource_name(&msg.uid));
+        let refused = Arc::new(AtomicBool::new(false));
+        let noted = refused.clone();
+        let note = move |e: ItipError| {
+            if matches!(e, ItipError::NoAuthority(_)) {
+                noted.store(true, Ordering::Relaxed);
+            }
+            e.to_string()
+        };
         let outcome = match method {
             Method::Request | Method::Add => {
                 let m = msg.clone();
                 let f: Transform = Box::new(move |cur| {
-                    scheduling::deliver_request(cur, &m)
-                        .map(Some)
-                        .map_err(|e| e.to_string())
+                    scheduling::deliver_request(cur, &m).map(Some).map_err(note)
                 });
                 self.store
                     .transform_object(user, DEFAULT_CALENDAR, &msg.uid, &name, true, f)
@@ -162,24 +175,23 @@ impl Worker {
             }
             Method::Cancel => {
                 let m = msg.clone();
-                let f: Transform = Box::new(move |cur| {
-                    scheduling::deliver_cancel(cur, &m).map_err(|e| e.to_string())
-                });
+                let f: Transform =
+                    Box::new(move |cur| scheduling::deliver_cancel(cur, &m).map_err(note));
                 self.store
                     .transform_object(user, DEFAULT_CALENDAR, &msg.uid, &name, true, f)
                     .await
             }
             Method::Reply => {
                 let Some(calendar) = self.calendar_holding(user, &msg.uid) else {
-                    return OutboxResult::Failed {
-                        error: format!("no event {} in the calendars of {user}", msg.uid),
-                    };
+                    let error = format!("no event {} in the calendars of {user}", msg.uid);
+                    return (OutboxResult::Failed { error }, None);
                 };
                 let (ical, from) = (msg.ical.clone(), msg.sender.clone());
+                let to = vec![msg.recipient.clone()];
                 let f: Transform = Box::new(move |cur| match cur {
-                    Some(c) => scheduling::apply_reply(c, &ical, &from)
+                    Some(c) => scheduling::apply_reply(c, &ical, &from, &to)
                         .map(Some)
-                        .map_err(|e| e.to_string()),
+                        .map_err(note),
                     None => Ok(None),
                 });
                 self.store
@@ -187,23 +199,36 @@ impl Worker {
                     .await
             }
             other => {
-                return OutboxResult::Failed {
-                    error: format!("{} is not delivered locally", other.as_str()),
-                };
+                let error = format!("{} is not delivered locally", other.as_str());
+                return (OutboxResult::Failed { error }, None);
             }
         };
         match outcome {
             Ok(_) => {
                 self.copy_to_inbox(user, entry).await;
-                OutboxResult::Sent
+                (OutboxResult::Sent, None)
             }
-            Err(StoreError::Backend(e)) => OutboxResult::Retry {
-                due: chrono::Utc::now().timestamp() + 30,
-                error: e,
-            },
-            Err(e) => OutboxResult::Failed {
-                error: e.to_string(),
-            },
+            Err(StoreError::Backend(e)) => (
+                OutboxResult::Retry {
+                    due: chrono::Utc::now().timestamp() + 30,
+                    error: e,
+                },
+                None,
+            ),
+            // Refused by the authority rule: nothing stored, nothing in the
+            // inbox (a client could apply it to the object with that UID).
+            Err(e) if refused.load(Ordering::Relaxed) => (
+                OutboxResult::Failed {
+                    error: e.to_string(),
+                },
+                Some(scheduling::NO_AUTHORITY_STATUS),
+            ),
+            Err(e) => (
+                OutboxResult::Failed {
+                    error: e.to_string(),
+                },
+                None,
+            ),
         }
     }
 

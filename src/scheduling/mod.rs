@@ -5,7 +5,8 @@
 //! and the address helpers; the work is done in the sub-modules:
 //! `organizer` (organizer PUT/DELETE), `attendee` (attendee PUT), `apply`
 //! (delivering REQUEST/CANCEL to a local attendee, applying a REPLY,
-//! SCHEDULE-STATUS updates), `message` (building outgoing iTIP objects),
+//! SCHEDULE-STATUS updates), `authority` (who may change a stored object
+//! with a message), `message` (building outgoing iTIP objects),
 //! and `object` (reading scheduling objects). They edit owned trees of the
 //! iCalendar model in `crate::ical` (`Comp`/`Prop` below, see `ical::edit`).
 //!
@@ -24,6 +25,7 @@
 
 mod apply;
 mod attendee;
+mod authority;
 mod message;
 mod object;
 mod organizer;
@@ -68,6 +70,7 @@ pub use apply::{
     apply_reply, deliver_cancel, deliver_request, set_schedule_status, set_schedule_statuses,
 };
 pub use attendee::attendee_put;
+pub use authority::{NO_AUTHORITY_STATUS, may_deliver};
 pub use organizer::{organizer_delete, organizer_put};
 
 /// RFC 5546 methods herald produces or consumes.
@@ -146,6 +149,9 @@ pub enum ItipError {
     Stale,
     /// The message carries a METHOD this operation does not handle.
     WrongMethod(String),
+    /// The sender may not change the stored object with this UID (see
+    /// `authority`): SCHEDULE-STATUS 3.8; the string says why.
+    NoAuthority(String),
 }
 
 impl fmt::Display for ItipError {
@@ -174,6 +180,7 @@ impl fmt::Display for ItipError {
             ItipError::SenderMismatch => f.write_str("the REPLY's ATTENDEE is not the sender"),
             ItipError::Stale => f.write_str("the message's SEQUENCE is older than the stored one"),
             ItipError::WrongMethod(m) => write!(f, "unexpected METHOD {m}"),
+            ItipError::NoAuthority(why) => write!(f, "no authority (3.8): {why}"),
         }
     }
 }

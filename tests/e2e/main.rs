@@ -4,6 +4,7 @@
 
 mod cli;
 mod discovery;
+mod hardening_a;
 mod ingest;
 mod methods;
 mod reports;
