@@ -19,6 +19,13 @@ pub const DEFAULT_MAX_RESOURCE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_AUTH_CACHE_SECONDS: u64 = 300;
 /// Per-user storage quota reported by quota-available-bytes.
 pub const DEFAULT_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
+/// Twice the largest guest lists of common calendar services (about 1,000),
+/// so `benches/invitations.rs` (1,000 attendees) fits with room to spare.
+pub const DEFAULT_MAX_ATTENDEES_PER_INSTANCE: usize = 2000;
+/// A delegation names one delegate in practice; ten leaves room for odd clients.
+pub const DEFAULT_MAX_DELEGATES_PER_REPLY: usize = 10;
+/// Five events at the attendee maximum per hour; far above any person's use.
+pub const DEFAULT_INVITATIONS_PER_HOUR: u64 = 10_000;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -144,6 +151,18 @@ pub struct LimitsConfig {
     pub max_resource_bytes: usize,
     /// Per-user quota in bytes.
     pub quota_bytes: u64,
+    /// Most ATTENDEEs in one component of a calendar object
+    /// (CALDAV:max-attendees-per-instance, RFC 4791 section 5.2.9); a PUT
+    /// above it is refused with that precondition.
+    pub max_attendees_per_instance: usize,
+    /// Most addresses in the DELEGATED-TO of one REPLY; a reply delegating
+    /// to more is refused whole (each delegate becomes an attendee whom the
+    /// organizer's next change mails).
+    pub max_delegates_per_reply: usize,
+    /// Most invitations (REQUEST/ADD messages, one per recipient) queued per
+    /// principal per hour (a sliding hour); over it a write that would
+    /// queue more is refused with 429 and Retry-After and queues nothing.
+    pub invitations_per_hour: u64,
 }
 
 impl Default for ServerConfig {
@@ -162,6 +181,9 @@ impl Default for LimitsConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            max_attendees_per_instance: DEFAULT_MAX_ATTENDEES_PER_INSTANCE,
+            max_delegates_per_reply: DEFAULT_MAX_DELEGATES_PER_REPLY,
+            invitations_per_hour: DEFAULT_INVITATIONS_PER_HOUR,
         }
     }
 }

@@ -188,8 +188,9 @@ impl Worker {
                 };
                 let (ical, from) = (msg.ical.clone(), msg.sender.clone());
                 let to = vec![msg.recipient.clone()];
+                let max = self.store.max_delegates_per_reply();
                 let f: Transform = Box::new(move |cur| match cur {
-                    Some(c) => scheduling::apply_reply(c, &ical, &from, &to)
+                    Some(c) => scheduling::apply_reply(c, &ical, &from, &to, max)
                         .map(Some)
                         .map_err(note),
                     None => Ok(None),

@@ -326,8 +326,9 @@ async fn to_organizer(
                 Err(e) => return temp(e),
             };
             let (ical, from) = (msg.ical.clone(), attendee.clone());
+            let max = store.max_delegates_per_reply();
             let f: Transform = Box::new(move |cur| match cur {
-                Some(c) => scheduling::apply_reply(c, &ical, &from, &mine)
+                Some(c) => scheduling::apply_reply(c, &ical, &from, &mine, max)
                     .map(Some)
                     .map_err(|e| e.to_string()),
                 None => Ok(None),

@@ -177,6 +177,7 @@ async fn request(config: &Config, req: Request) -> Result<String, String> {
         Some(r) => r?,
         None => {
             let store = Store::open(dir).map_err(|e| e.to_string())?;
+            store.set_limits(&config.limits);
             let reply = control::execute(&store, &config.imip, req).await;
             // Close (join the writer) so a next command can open it at once.
             store.close();

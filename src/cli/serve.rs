@@ -60,6 +60,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         }
         Err(e) => return Err(e.to_string()),
     };
+    store.set_limits(&config.limits);
     bootstrap(&store).await?;
     let addr = config.listen_addr()?;
     let listener = tokio::net::TcpListener::bind(addr)

@@ -216,11 +216,14 @@ pub fn deliver_cancel(
 /// on the attendee. SEQUENCE is not changed. The REPLY's ATTENDEE must be
 /// `from` or name it in SENT-BY; the copy must be organized by one of
 /// `organizer` (the recipient's addresses) and list `from` as ATTENDEE.
+/// A DELEGATED-TO of more than `max_delegates` addresses refuses the whole
+/// REPLY (each delegate would become an attendee the organizer mails).
 pub fn apply_reply(
     organizer_copy: &str,
     reply_ical: &str,
     from: &str,
     organizer: &[String],
+    max_delegates: usize,
 ) -> Result<String, ItipError> {
     let mut cal = object::parse_cal(organizer_copy)?;
     let reply = object::parse_cal(reply_ical)?;
@@ -274,6 +277,9 @@ pub fn apply_reply(
             return Err(ItipError::Stale);
         }
         let delegates = att.param_values("DELEGATED-TO");
+        if delegates.len() > max_delegates {
+            return Err(ItipError::TooManyDelegates(delegates.len(), max_delegates));
+        }
         for p in comp.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
             if normalize_address(&p.value) == addr {
                 if let Some(ps) = att.param("PARTSTAT") {

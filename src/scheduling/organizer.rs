@@ -152,9 +152,10 @@ fn apply_plan(cal: &mut Comp, plan: &[Change], me: &Me) {
 /// Everyone listed in `cals` (in order of appearance), without the organizer.
 fn people(cals: &[&Comp], me: &Me) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for cal in cals {
         for a in sched_comps(cal).flat_map(addresses) {
-            if !me.is_self(&a) && !out.contains(&a) {
+            if !me.is_self(&a) && seen.insert(a.clone()) {
                 out.push(a);
             }
         }
@@ -173,6 +174,20 @@ fn all_attendees(c: &Comp) -> Vec<Prop> {
     c.props_named("ATTENDEE").cloned().collect()
 }
 
+/// The ATTENDEEs a cancellation sent to `a` lists: all of them, or only
+/// `a`'s above `message::GUEST_LIST_LIMIT` (as for a REQUEST), so that the
+/// CANCELs of a large event do not grow with the square of its guest list.
+fn guest_list(c: &Comp, a: &str) -> Vec<Prop> {
+    if c.props_named("ATTENDEE")
+        .nth(message::GUEST_LIST_LIMIT)
+        .is_some()
+    {
+        attendee(c, a).into_iter().cloned().collect()
+    } else {
+        all_attendees(c)
+    }
+}
+
 /// CANCEL of the whole object to every server-scheduled attendee of `cals`
 /// (`cals[0]` is the current state). SEQUENCE = the component's + `bump`.
 fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
@@ -185,7 +200,7 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
             .iter()
             .any(|v| v.master.is_some_and(|m| scheduled_in(m, &a)));
         if in_master && let Some(m) = master {
-            let mut atts = all_attendees(m);
+            let mut atts = guest_list(m, &a);
             if attendee(m, &a).is_none()
                 && let Some(p) = find_prop(cals, &a)
             {
@@ -210,7 +225,7 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
                         o,
                         o.prop("RECURRENCE-ID"),
                         seq,
-                        &all_attendees(o),
+                        &guest_list(o, &a),
                     ));
                 }
             }
@@ -297,9 +312,9 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
                     .find(|(x, _)| x == k && !old_ex.contains(x))
                     .map(|(_, p)| p);
                 let (atts, seq) = match (ex, nv.eff(&ok)) {
-                    (Some(_), _) => (all_attendees(oc), nv.master.map_or(0, sequence)),
+                    (Some(_), _) => (guest_list(oc, &a), nv.master.map_or(0, sequence)),
                     (None, None) => (mine(oc), sequence(oc).saturating_add(1)),
-                    (None, Some(nc)) if is_cancelled(nc) => (all_attendees(nc), sequence(nc)),
+                    (None, Some(nc)) if is_cancelled(nc) => (guest_list(nc, &a), sequence(nc)),
                     (None, Some(nc)) if !scheduled_in(nc, &a) => (mine(oc), sequence(nc)),
                     _ => continue,
                 };
@@ -340,7 +355,8 @@ fn finish_attendees(
     sent: &[String],
     status_for: &dyn Fn(&str) -> String,
 ) {
-    let statuses: Vec<(String, String)> = sent.iter().map(|a| (a.clone(), status_for(a))).collect();
+    let statuses: std::collections::HashMap<&str, String> =
+        sent.iter().map(|a| (a.as_str(), status_for(a))).collect();
     let ov = old.map(View::new);
     let old_status = |k: &Option<String>, a: &str| -> Option<String> {
         let ov = ov.as_ref()?;
@@ -356,8 +372,8 @@ fn finish_attendees(
                 continue;
             }
             let a = normalize_address(&p.value);
-            let status = match statuses.iter().find(|(x, _)| *x == a) {
-                Some((_, s)) => Some(s.clone()),
+            let status = match statuses.get(a.as_str()) {
+                Some(s) => Some(s.clone()),
                 None => old_status(&k, &a),
             };
             match status {

@@ -9,6 +9,7 @@ mod error;
 mod inbound;
 mod model;
 mod outbox;
+mod rate;
 mod read;
 mod tables;
 mod write;
@@ -18,6 +19,7 @@ pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use outbox::{Rewrite, Transform};
+pub use rate::StoreLimits;
 pub use read::{SyncToken, normalize_address};
 pub use tables::{member_name, parent_path, resource_name};
 pub use write::{DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
@@ -39,6 +41,7 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 pub struct Store {
     db: Arc<Database>,
     writer: Writer,
+    limits: Arc<StoreLimits>,
 }
 
 /// Why the database could not be opened.
@@ -75,7 +78,11 @@ impl Store {
         let db = Arc::new(db);
         write::create_tables(&db).map_err(|e| OpenError::Other(e.to_string()))?;
         let writer = Writer::start(db.clone());
-        Ok(Store { db, writer })
+        Ok(Store {
+            db,
+            writer,
+            limits: Arc::default(),
+        })
     }
 }
 
@@ -83,7 +90,7 @@ impl Store {
     /// Stop the writer and close the database, when this is the last
     /// handle (otherwise the database closes when the last handle drops).
     pub fn close(self) {
-        let Store { db, writer } = self;
+        let Store { db, writer, .. } = self;
         writer.stop();
         drop(db);
     }

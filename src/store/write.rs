@@ -405,6 +405,7 @@ impl Store {
     /// uniqueness in a calendar, all inside the transaction.
     pub async fn put(&self, user: &str, path: &str, req: PutRequest) -> Result<PutOutcome> {
         let (user, path) = (user.to_string(), path.to_string());
+        let limit = self.invitations_per_hour();
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -436,6 +437,8 @@ impl Store {
                     ));
                 }
                 let t = now();
+                // The last check, and before the first write.
+                w.count_invitations(&user, &req.outbox, limit, t)?;
                 let etag = w.new_etag()?;
                 let old_tag = old
                     .as_ref()

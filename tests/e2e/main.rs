@@ -5,6 +5,7 @@
 mod cli;
 mod discovery;
 mod hardening_a;
+mod hardening_amplification;
 mod ingest;
 mod methods;
 mod reports;
