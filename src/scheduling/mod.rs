@@ -57,6 +57,8 @@ mod address_tests {
 }
 #[cfg(test)]
 mod tests_attendee;
+#[cfg(test)]
+mod tests_large;
 
 use crate::ical::edit;
 use std::fmt;

@@ -154,9 +154,86 @@ pub(super) fn attendee<'a>(c: &'a Comp, addr: &str) -> Option<&'a Prop> {
         .find(|p| super::address_is(&p.value, addr))
 }
 
-/// Listed in `c` with SCHEDULE-AGENT=SERVER.
-pub(super) fn scheduled_in(c: &Comp, addr: &str) -> bool {
-    attendee(c, addr).is_some_and(server_scheduled)
+/// The ATTENDEEs of the scheduling components of some VCALENDARs, by
+/// normalised address, so that work done once per attendee over a large
+/// guest list stays linear instead of scanning each component for each
+/// attendee. A component it does not know is scanned as before. For a
+/// component above `GUEST_LIST_LIMIT` attendees it keeps the component
+/// without its ATTENDEEs, from which a one-recipient copy is made.
+pub(super) struct Roster<'a> {
+    comps: Vec<RosterEntry<'a>>,
+}
+
+struct RosterEntry<'a> {
+    comp: &'a Comp,
+    by_addr: std::collections::HashMap<String, &'a Prop>,
+    /// Properties without ATTENDEE and where the first ATTENDEE stood.
+    skeleton: Option<(Vec<Prop>, usize)>,
+}
+
+impl<'a> Roster<'a> {
+    pub fn new(cals: &[&'a Comp]) -> Roster<'a> {
+        let mut comps = Vec::new();
+        for comp in cals.iter().flat_map(|cal| sched_comps(cal)) {
+            let mut by_addr = std::collections::HashMap::new();
+            for p in comp.props_named("ATTENDEE") {
+                by_addr.entry(normalize_address(&p.value)).or_insert(p);
+            }
+            let count = comp.props_named("ATTENDEE").count();
+            let skeleton = (count > super::message::GUEST_LIST_LIMIT).then(|| {
+                let at = comp
+                    .props
+                    .iter()
+                    .position(|p| p.name == "ATTENDEE")
+                    .unwrap_or(0);
+                let rest = comp.props.iter().filter(|p| p.name != "ATTENDEE");
+                (rest.cloned().collect(), at)
+            });
+            comps.push(RosterEntry {
+                comp,
+                by_addr,
+                skeleton,
+            });
+        }
+        Roster { comps }
+    }
+
+    fn entry(&self, c: &Comp) -> Option<&RosterEntry<'a>> {
+        self.comps.iter().find(|e| std::ptr::eq(e.comp, c))
+    }
+
+    /// `attendee(c, addr)`.
+    pub fn attendee<'b>(&'b self, c: &'b Comp, addr: &str) -> Option<&'b Prop> {
+        match self.entry(c) {
+            Some(e) => e.by_addr.get(addr).copied(),
+            None => attendee(c, addr),
+        }
+    }
+
+    /// Listed in `c` with SCHEDULE-AGENT=SERVER.
+    pub fn scheduled_in(&self, c: &Comp, addr: &str) -> bool {
+        self.attendee(c, addr).is_some_and(server_scheduled)
+    }
+
+    /// A copy of `c` listing only `att` among its ATTENDEEs when it has more
+    /// than `GUEST_LIST_LIMIT`, else all of them.
+    pub fn for_recipient(&self, c: &Comp, att: &Prop) -> Comp {
+        match self.entry(c).and_then(|e| e.skeleton.as_ref()) {
+            Some((rest, at)) => {
+                let mut props = Vec::with_capacity(rest.len() + 1);
+                props.extend(rest[..*at].iter().cloned());
+                props.push(att.clone());
+                props.extend(rest[*at..].iter().cloned());
+                Comp {
+                    name: c.name.clone(),
+                    props,
+                    comps: c.comps.clone(),
+                    lineno: c.lineno,
+                }
+            }
+            None => c.clone(),
+        }
+    }
 }
 
 pub(super) fn partstat(p: &Prop) -> String {

@@ -28,8 +28,8 @@
 
 use super::message::{self, cancel_comp, request_comps};
 use super::object::{
-    self, View, addresses, attendee, exdates, is_cancelled, key, other_sig, partstat, sched_comps,
-    scheduled_in, sequence, server_scheduled, set_sequence, tag_sig, time_sig,
+    self, Roster, View, addresses, attendee, exdates, is_cancelled, key, other_sig, partstat,
+    sched_comps, sequence, server_scheduled, set_sequence, tag_sig, time_sig,
 };
 use super::{Comp, Prop};
 use super::{ItipError, ItipMessage, Method, OrganizerOutcome, normalize_address};
@@ -177,12 +177,12 @@ fn all_attendees(c: &Comp) -> Vec<Prop> {
 /// The ATTENDEEs a cancellation sent to `a` lists: all of them, or only
 /// `a`'s above `message::GUEST_LIST_LIMIT` (as for a REQUEST), so that the
 /// CANCELs of a large event do not grow with the square of its guest list.
-fn guest_list(c: &Comp, a: &str) -> Vec<Prop> {
+fn guest_list(roster: &Roster, c: &Comp, a: &str) -> Vec<Prop> {
     if c.props_named("ATTENDEE")
         .nth(message::GUEST_LIST_LIMIT)
         .is_some()
     {
-        attendee(c, a).into_iter().cloned().collect()
+        roster.attendee(c, a).into_iter().cloned().collect()
     } else {
         all_attendees(c)
     }
@@ -193,6 +193,9 @@ fn guest_list(c: &Comp, a: &str) -> Vec<Prop> {
 fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
     let views: Vec<View> = cals.iter().map(|c| View::new(c)).collect();
     let master = views.iter().find_map(|v| v.master);
+    let roster = Roster::new(cals);
+    let scheduled_in = |c: &Comp, a: &str| roster.scheduled_in(c, a);
+    let guest_list = |c: &Comp, a: &str| guest_list(&roster, c, a);
     let mut out = Vec::new();
     for a in people(cals, me) {
         let mut comps = Vec::new();
@@ -201,7 +204,7 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
             .any(|v| v.master.is_some_and(|m| scheduled_in(m, &a)));
         if in_master && let Some(m) = master {
             let mut atts = guest_list(m, &a);
-            if attendee(m, &a).is_none()
+            if roster.attendee(m, &a).is_none()
                 && let Some(p) = find_prop(cals, &a)
             {
                 atts.push(p);
@@ -241,13 +244,14 @@ fn create_messages(cal: &Comp, me: &Me) -> Vec<ItipMessage> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    let roster = Roster::new(&[cal]);
     for a in people(&[cal], me) {
-        if sched_comps(cal).any(|c| scheduled_in(c, &a) && !is_cancelled(c)) {
+        if sched_comps(cal).any(|c| roster.scheduled_in(c, &a) && !is_cancelled(c)) {
             out.extend(message::build(
                 Method::Request,
                 &a,
                 &me.org,
-                request_comps(cal, &a),
+                request_comps(cal, &a, &roster),
                 &[cal],
             ));
         }
@@ -285,11 +289,19 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
         }
     }
     let tz = [cal, old];
+    let roster = Roster::new(&tz);
+    let scheduled_in = |c: &Comp, a: &str| roster.scheduled_in(c, a);
     let mut out = Vec::new();
     for a in people(&[cal, old], me) {
         let in_old_master = ov.master.is_some_and(|m| scheduled_in(m, &a));
         let in_new_master = nv.master.is_some_and(|m| scheduled_in(m, &a));
-        let mine = |c: &Comp| attendee(c, &a).into_iter().cloned().collect::<Vec<Prop>>();
+        let mine = |c: &Comp| {
+            roster
+                .attendee(c, &a)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<Prop>>()
+        };
         let mut parts = Vec::new();
         let whole = in_old_master && !in_new_master;
         if whole && let Some(om) = ov.master {
@@ -312,9 +324,11 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
                     .find(|(x, _)| x == k && !old_ex.contains(x))
                     .map(|(_, p)| p);
                 let (atts, seq) = match (ex, nv.eff(&ok)) {
-                    (Some(_), _) => (guest_list(oc, &a), nv.master.map_or(0, sequence)),
+                    (Some(_), _) => (guest_list(&roster, oc, &a), nv.master.map_or(0, sequence)),
                     (None, None) => (mine(oc), sequence(oc).saturating_add(1)),
-                    (None, Some(nc)) if is_cancelled(nc) => (guest_list(nc, &a), sequence(nc)),
+                    (None, Some(nc)) if is_cancelled(nc) => {
+                        (guest_list(&roster, nc, &a), sequence(nc))
+                    }
                     (None, Some(nc)) if !scheduled_in(nc, &a) => (mine(oc), sequence(nc)),
                     _ => continue,
                 };
@@ -329,7 +343,7 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
             && (whole
                 || new_comps.iter().any(|(c, ch)| {
                     ch.request
-                        || attendee(c, &a).is_some_and(force_request)
+                        || roster.attendee(c, &a).is_some_and(force_request)
                         || ov.eff(&ch.key).is_none_or(|o| !scheduled_in(o, &a))
                 }));
         out.extend(message::build(Method::Cancel, &a, &me.org, parts, &tz));
@@ -338,7 +352,7 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
                 Method::Request,
                 &a,
                 &me.org,
-                request_comps(cal, &a),
+                request_comps(cal, &a, &roster),
                 &tz,
             ));
         }
@@ -358,10 +372,11 @@ fn finish_attendees(
     let statuses: std::collections::HashMap<&str, String> =
         sent.iter().map(|a| (a.as_str(), status_for(a))).collect();
     let ov = old.map(View::new);
+    let roster = Roster::new(&old.into_iter().collect::<Vec<_>>());
     let old_status = |k: &Option<String>, a: &str| -> Option<String> {
         let ov = ov.as_ref()?;
-        let p = ov.eff(k).and_then(|c| attendee(c, a));
-        let p = p.or_else(|| old.and_then(|o| sched_comps(o).find_map(|c| attendee(c, a))));
+        let p = ov.eff(k).and_then(|c| roster.attendee(c, a));
+        let p = p.or_else(|| old.and_then(|o| sched_comps(o).find_map(|c| roster.attendee(c, a))));
         p?.param("SCHEDULE-STATUS").map(str::to_string)
     };
     for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
