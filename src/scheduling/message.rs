@@ -114,13 +114,20 @@ pub(super) fn build(
 /// of the guest list.
 pub const GUEST_LIST_LIMIT: usize = 50;
 
-/// The components of a REQUEST for `recipient` from the organizer's `cal`
-/// (`roster` knows `cal`'s components): only the recipient's ATTENDEE above
-/// `GUEST_LIST_LIMIT`.
-pub(super) fn request_comps(cal: &Comp, recipient: &str, roster: &object::Roster) -> Vec<Comp> {
-    let view = object::View::new(cal);
+/// The components of a REQUEST for `recipient` from the organizer's object
+/// (`view` of it; `roster` knows its components): only the recipient's
+/// ATTENDEE above `GUEST_LIST_LIMIT`.
+pub(super) fn request_comps(
+    view: &object::View,
+    recipient: &str,
+    roster: &object::Roster,
+) -> Vec<Comp> {
     let mut out = Vec::new();
-    for c in object::sched_comps(cal) {
+    let cal = view
+        .master
+        .into_iter()
+        .chain(view.overrides.iter().map(|(_, c)| *c));
+    for c in cal {
         let Some(att) = roster.attendee(c, recipient) else {
             continue;
         };

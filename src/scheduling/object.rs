@@ -155,11 +155,11 @@ pub(super) fn attendee<'a>(c: &'a Comp, addr: &str) -> Option<&'a Prop> {
 }
 
 /// The ATTENDEEs of the scheduling components of some VCALENDARs, by
-/// normalised address, so that work done once per attendee over a large
-/// guest list stays linear instead of scanning each component for each
-/// attendee. A component it does not know is scanned as before. For a
-/// component above `GUEST_LIST_LIMIT` attendees it keeps the component
-/// without its ATTENDEEs, from which a one-recipient copy is made.
+/// normalised address, and each component without its ATTENDEEs (its
+/// "head"), so that work done once per attendee over a large guest list
+/// stays linear: no scan of the component's ATTENDEEs for each attendee,
+/// and property lookups (SEQUENCE, STATUS, ...) on the short head instead
+/// of the whole component. A component it does not know is scanned as is.
 pub(super) struct Roster<'a> {
     comps: Vec<RosterEntry<'a>>,
 }
@@ -167,8 +167,10 @@ pub(super) struct Roster<'a> {
 struct RosterEntry<'a> {
     comp: &'a Comp,
     by_addr: std::collections::HashMap<String, &'a Prop>,
-    /// Properties without ATTENDEE and where the first ATTENDEE stood.
-    skeleton: Option<(Vec<Prop>, usize)>,
+    head: Comp,
+    /// Where the first ATTENDEE stood among the head's properties.
+    at: usize,
+    large: bool,
 }
 
 impl<'a> Roster<'a> {
@@ -179,20 +181,29 @@ impl<'a> Roster<'a> {
             for p in comp.props_named("ATTENDEE") {
                 by_addr.entry(normalize_address(&p.value)).or_insert(p);
             }
-            let count = comp.props_named("ATTENDEE").count();
-            let skeleton = (count > super::message::GUEST_LIST_LIMIT).then(|| {
-                let at = comp
+            let at = comp
+                .props
+                .iter()
+                .position(|p| p.name == "ATTENDEE")
+                .unwrap_or(0);
+            let head = Comp {
+                name: comp.name.clone(),
+                props: comp
                     .props
                     .iter()
-                    .position(|p| p.name == "ATTENDEE")
-                    .unwrap_or(0);
-                let rest = comp.props.iter().filter(|p| p.name != "ATTENDEE");
-                (rest.cloned().collect(), at)
-            });
+                    .filter(|p| p.name != "ATTENDEE")
+                    .cloned()
+                    .collect(),
+                comps: comp.comps.clone(),
+                lineno: comp.lineno,
+            };
+            let large = comp.props.len() - head.props.len() > super::message::GUEST_LIST_LIMIT;
             comps.push(RosterEntry {
                 comp,
                 by_addr,
-                skeleton,
+                head,
+                at,
+                large,
             });
         }
         Roster { comps }
@@ -215,23 +226,21 @@ impl<'a> Roster<'a> {
         self.attendee(c, addr).is_some_and(server_scheduled)
     }
 
+    /// `c` without its ATTENDEEs: for reading its other properties.
+    pub fn head<'b>(&'b self, c: &'b Comp) -> &'b Comp {
+        self.entry(c).map_or(c, |e| &e.head)
+    }
+
     /// A copy of `c` listing only `att` among its ATTENDEEs when it has more
     /// than `GUEST_LIST_LIMIT`, else all of them.
     pub fn for_recipient(&self, c: &Comp, att: &Prop) -> Comp {
-        match self.entry(c).and_then(|e| e.skeleton.as_ref()) {
-            Some((rest, at)) => {
-                let mut props = Vec::with_capacity(rest.len() + 1);
-                props.extend(rest[..*at].iter().cloned());
-                props.push(att.clone());
-                props.extend(rest[*at..].iter().cloned());
-                Comp {
-                    name: c.name.clone(),
-                    props,
-                    comps: c.comps.clone(),
-                    lineno: c.lineno,
-                }
+        match self.entry(c) {
+            Some(e) if e.large => {
+                let mut one = e.head.clone();
+                one.props.insert(e.at.min(one.props.len()), att.clone());
+                one
             }
-            None => c.clone(),
+            _ => c.clone(),
         }
     }
 }

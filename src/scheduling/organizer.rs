@@ -209,10 +209,11 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
             {
                 atts.push(p);
             }
+            let head = roster.head(m);
             comps.push(cancel_comp(
-                m,
+                head,
                 None,
-                sequence(m).saturating_add(bump),
+                sequence(head).saturating_add(bump),
                 &atts,
             ));
         } else {
@@ -222,11 +223,12 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
                     continue;
                 }
                 seen.push(k);
-                if scheduled_in(o, &a) && !is_cancelled(o) {
-                    let seq = sequence(o).saturating_add(bump);
+                let head = roster.head(o);
+                if scheduled_in(o, &a) && !is_cancelled(head) {
+                    let seq = sequence(head).saturating_add(bump);
                     comps.push(cancel_comp(
-                        o,
-                        o.prop("RECURRENCE-ID"),
+                        head,
+                        head.prop("RECURRENCE-ID"),
                         seq,
                         &guest_list(o, &a),
                     ));
@@ -245,13 +247,14 @@ fn create_messages(cal: &Comp, me: &Me) -> Vec<ItipMessage> {
     }
     let mut out = Vec::new();
     let roster = Roster::new(&[cal]);
+    let view = View::new(cal);
     for a in people(&[cal], me) {
-        if sched_comps(cal).any(|c| roster.scheduled_in(c, &a) && !is_cancelled(c)) {
+        if sched_comps(cal).any(|c| roster.scheduled_in(c, &a) && !is_cancelled(roster.head(c))) {
             out.extend(message::build(
                 Method::Request,
                 &a,
                 &me.org,
-                request_comps(cal, &a, &roster),
+                request_comps(&view, &a, &roster),
                 &[cal],
             ));
         }
@@ -305,39 +308,48 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
         let mut parts = Vec::new();
         let whole = in_old_master && !in_new_master;
         if whole && let Some(om) = ov.master {
-            let seq = nv.master.map_or(sequence(om).saturating_add(1), sequence);
-            parts.push(cancel_comp(om, None, seq, &mine(om)));
+            let seq = nv
+                .master
+                .map_or(sequence(roster.head(om)).saturating_add(1), |m| {
+                    sequence(roster.head(m))
+                });
+            parts.push(cancel_comp(roster.head(om), None, seq, &mine(om)));
         } else {
             for k in &keys {
                 let ok = Some(k.clone());
                 let Some(oc) = ov.eff(&ok) else { continue };
                 let existed = ov.get(&ok).is_some() || !old_ex.contains(k);
-                if !existed || !scheduled_in(oc, &a) || is_cancelled(oc) {
+                if !existed || !scheduled_in(oc, &a) || is_cancelled(roster.head(oc)) {
                     continue;
                 }
                 let rid = ov
                     .get(&ok)
                     .or(nv.get(&ok))
-                    .and_then(|c| c.prop("RECURRENCE-ID"));
+                    .and_then(|c| roster.head(c).prop("RECURRENCE-ID"));
                 let ex = new_ex
                     .iter()
                     .find(|(x, _)| x == k && !old_ex.contains(x))
                     .map(|(_, p)| p);
                 let (atts, seq) = match (ex, nv.eff(&ok)) {
-                    (Some(_), _) => (guest_list(&roster, oc, &a), nv.master.map_or(0, sequence)),
-                    (None, None) => (mine(oc), sequence(oc).saturating_add(1)),
-                    (None, Some(nc)) if is_cancelled(nc) => {
-                        (guest_list(&roster, nc, &a), sequence(nc))
+                    (Some(_), _) => (
+                        guest_list(&roster, oc, &a),
+                        nv.master.map_or(0, |m| sequence(roster.head(m))),
+                    ),
+                    (None, None) => (mine(oc), sequence(roster.head(oc)).saturating_add(1)),
+                    (None, Some(nc)) if is_cancelled(roster.head(nc)) => {
+                        (guest_list(&roster, nc, &a), sequence(roster.head(nc)))
                     }
-                    (None, Some(nc)) if !scheduled_in(nc, &a) => (mine(oc), sequence(nc)),
+                    (None, Some(nc)) if !scheduled_in(nc, &a) => {
+                        (mine(oc), sequence(roster.head(nc)))
+                    }
                     _ => continue,
                 };
-                parts.push(cancel_comp(oc, rid.or(ex), seq, &atts));
+                parts.push(cancel_comp(roster.head(oc), rid.or(ex), seq, &atts));
             }
         }
         let new_comps: Vec<(&Comp, &Change)> = sched_comps(cal)
             .zip(plan)
-            .filter(|(c, _)| scheduled_in(c, &a) && !is_cancelled(c))
+            .filter(|(c, _)| scheduled_in(c, &a) && !is_cancelled(roster.head(c)))
             .collect();
         let request = !new_comps.is_empty()
             && (whole
@@ -352,7 +364,7 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
                 Method::Request,
                 &a,
                 &me.org,
-                request_comps(cal, &a, &roster),
+                request_comps(&nv, &a, &roster),
                 &tz,
             ));
         }
