@@ -73,3 +73,21 @@ fn roster_agrees_with_a_scan() {
     assert_eq!(one.props_named("ATTENDEE").count(), 1);
     assert_eq!(one.props.len(), c.props.len() - (GUEST_LIST_LIMIT + 5) + 1);
 }
+
+/// Not a check: the figures for docs/SECURITY.md. Run with
+/// `cargo test --release --lib guest_list_timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn guest_list_timing() {
+    for n in [2000, 8000] {
+        let text = big(n, "a");
+        let t = std::time::Instant::now();
+        let first = organizer_put(None, &text, &me(), &|_| "1.0".to_string()).unwrap();
+        let created = t.elapsed();
+        let t = std::time::Instant::now();
+        let cancels = organizer_delete(&first.stored, &me());
+        let deleted = t.elapsed();
+        let bytes: usize = cancels.iter().map(|m| m.ical.len()).sum();
+        eprintln!("n={n}: organizer PUT {created:?}, DELETE {deleted:?}, CANCELs {bytes} bytes");
+    }
+}

@@ -277,3 +277,34 @@ fn lmtp(port: u16, rcpt: &str, message: &str) -> String {
     w.write_all(b"QUIT\r\n").unwrap();
     reply
 }
+
+#[test]
+fn a_reply_changes_only_the_recipients_own_event() {
+    // Frank invites admin and eve; admin's copy lists eve. Eve "replies" to
+    // admin as if admin organized it: admin's copy of Frank's event must
+    // not change (only Frank's own copy is the organizer's).
+    let s = Server::start_with_config(IMIP_CONFIG);
+    let invite = mail(
+        "f1@partner.example",
+        "partner.example",
+        "frank@partner.example",
+        "REQUEST",
+        "frank-2",
+        1,
+    )
+    .replace(
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:admin@localhost\r\n",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:eve@evil.example\r\n",
+    );
+    assert!(ingest(&s, &invite).contains("processed"));
+    let path = format!("{CAL}frank-2.ics");
+    let before = s.req("GET", &path, &[], "").body;
+    assert!(before.contains("eve@evil.example"), "{before}");
+    let reply = "Authentication-Results: mx.herald.test; dmarc=pass header.from=evil.example\r\nFrom: <eve@evil.example>\r\nTo: admin@localhost\r\nMessage-ID: <r1@evil.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method=REPLY; charset=UTF-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:frank-2\r\nDTSTAMP:20250104T000000Z\r\nSEQUENCE:1\r\nDTSTART:20250412T100000Z\r\nORGANIZER:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=DELEGATED;DELEGATED-TO=\"mailto:x@evil.example\":mailto:eve@evil.example\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let out = ingest(&s, reply);
+    assert!(
+        out.contains("rejected") && out.contains("no authority"),
+        "{out}"
+    );
+    assert_eq!(s.req("GET", &path, &[], "").body, before);
+}
