@@ -29,6 +29,13 @@ pub const DEFAULT_IDLE_TIMEOUT_SECONDS: u64 = 60;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 0;
 /// Failed logins per minute, per user name and per client address, before 429.
 pub const DEFAULT_FAILED_LOGINS_PER_MINUTE: u32 = 10;
+/// Twice the largest guest lists of common calendar services (about 1,000),
+/// so `benches/invitations.rs` (1,000 attendees) fits with room to spare.
+pub const DEFAULT_MAX_ATTENDEES_PER_INSTANCE: usize = 2000;
+/// A delegation names one delegate in practice; ten leaves room for odd clients.
+pub const DEFAULT_MAX_DELEGATES_PER_REPLY: usize = 10;
+/// Five events at the attendee maximum per hour; far above any person's use.
+pub const DEFAULT_INVITATIONS_PER_HOUR: u64 = 10_000;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -174,6 +181,18 @@ pub struct LimitsConfig {
     /// client address; beyond that new logins are answered 429 (credentials
     /// already verified keep working). 0 turns throttling off.
     pub failed_logins_per_minute: u32,
+    /// Most ATTENDEEs in one component of a calendar object
+    /// (CALDAV:max-attendees-per-instance, RFC 4791 section 5.2.9); a PUT
+    /// above it is refused with that precondition.
+    pub max_attendees_per_instance: usize,
+    /// Most addresses in the DELEGATED-TO of one REPLY; a reply delegating
+    /// to more is refused whole (each delegate becomes an attendee whom the
+    /// organizer's next change mails).
+    pub max_delegates_per_reply: usize,
+    /// Most invitations (REQUEST/ADD messages, one per recipient) queued per
+    /// principal per hour (a sliding hour); over it a write that would
+    /// queue more is refused with 429 and Retry-After and queues nothing.
+    pub invitations_per_hour: u64,
 }
 
 impl Default for ServerConfig {
@@ -197,6 +216,9 @@ impl Default for LimitsConfig {
             idle_timeout_seconds: DEFAULT_IDLE_TIMEOUT_SECONDS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             failed_logins_per_minute: DEFAULT_FAILED_LOGINS_PER_MINUTE,
+            max_attendees_per_instance: DEFAULT_MAX_ATTENDEES_PER_INSTANCE,
+            max_delegates_per_reply: DEFAULT_MAX_DELEGATES_PER_REPLY,
+            invitations_per_hour: DEFAULT_INVITATIONS_PER_HOUR,
         }
     }
 }

@@ -15,7 +15,7 @@
 
 use crate::config::ImipConfig;
 use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender, inbound};
-use crate::scheduling::{self, ItipMessage, Method};
+use crate::scheduling::{self, ItipError, ItipMessage, Method};
 use crate::store::{
     DEFAULT_CALENDAR, LocalDelivery, NewMessage, OutboxEntry, OutboxResult, Store, StoreError,
     Transform, resource_name,
@@ -274,7 +274,11 @@ impl Ctx {
         }
     }
 
-    /// What delivering `entry` to `user` changes; Err: the result without a change.
+    /// What delivering `entry` to `user` changes; Err: the result without a
+    /// change. A message the authority rule (`scheduling::may_change`)
+    /// refuses changes nothing and leaves nothing in the inbox (a client
+    /// could apply it to the object with that UID); the organizer's copy
+    /// gets SCHEDULE-STATUS 3.8.
     fn local_delivery(
         &self,
         user: &str,
@@ -287,21 +291,28 @@ impl Ctx {
             });
         };
         let name = format!("{}.ics", resource_name(&msg.uid));
+        let refusal_status = Arc::new(Mutex::new(None));
+        let slot = refusal_status.clone();
+        let note = move |e: ItipError| {
+            if matches!(e, ItipError::NoAuthority(_))
+                && let Ok(mut s) = slot.lock()
+            {
+                *s = Some(scheduling::NO_AUTHORITY_STATUS.to_string());
+            }
+            e.to_string()
+        };
         let (calendar, new_schedule_tag, transform): (String, bool, Transform) = match method {
             Method::Request | Method::Add => {
                 let m = msg.clone();
                 let f: Transform = Box::new(move |cur| {
-                    scheduling::deliver_request(cur, &m)
-                        .map(Some)
-                        .map_err(|e| e.to_string())
+                    scheduling::deliver_request(cur, &m).map(Some).map_err(note)
                 });
                 (DEFAULT_CALENDAR.to_string(), true, f)
             }
             Method::Cancel => {
                 let m = msg.clone();
-                let f: Transform = Box::new(move |cur| {
-                    scheduling::deliver_cancel(cur, &m).map_err(|e| e.to_string())
-                });
+                let f: Transform =
+                    Box::new(move |cur| scheduling::deliver_cancel(cur, &m).map_err(note));
                 (DEFAULT_CALENDAR.to_string(), true, f)
             }
             Method::Reply => {
@@ -311,10 +322,12 @@ impl Ctx {
                     });
                 };
                 let (ical, from) = (msg.ical.clone(), msg.sender.clone());
+                let to = vec![msg.recipient.clone()];
+                let max = self.store.max_delegates_per_reply();
                 let f: Transform = Box::new(move |cur| match cur {
-                    Some(c) => scheduling::apply_reply(c, &ical, &from)
+                    Some(c) => scheduling::apply_reply(c, &ical, &from, &to, max)
                         .map(Some)
-                        .map_err(|e| e.to_string()),
+                        .map_err(note),
                     None => Ok(None),
                 });
                 (calendar, false, f)
@@ -340,6 +353,7 @@ impl Ctx {
             new_schedule_tag,
             transform,
             inbox,
+            refusal_status,
         })
     }
 

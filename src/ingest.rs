@@ -321,9 +321,14 @@ async fn to_organizer(
                 return refuse(format!("unknown PARTSTAT {partstat}")).await;
             }
             entry.detail = format!("{attendee} PARTSTAT={partstat}");
+            let mine = match store.principal(&user) {
+                Ok(p) => p.map(|p| p.emails).unwrap_or_default(),
+                Err(e) => return temp(e),
+            };
             let (ical, from) = (msg.ical.clone(), attendee.clone());
+            let max = store.max_delegates_per_reply();
             let f: Transform = Box::new(move |cur| match cur {
-                Some(c) => scheduling::apply_reply(c, &ical, &from)
+                Some(c) => scheduling::apply_reply(c, &ical, &from, &mine, max)
                     .map(Some)
                     .map_err(|e| e.to_string()),
                 None => Ok(None),
@@ -511,27 +516,12 @@ async fn to_attendees(
     if users.is_empty() {
         return record(store, msg, Outcome::Rejected("no local attendee".into())).await;
     }
-    let outcome = record(
-        store,
-        msg,
-        Outcome::Processed(format!(
-            "{} to {} local attendee(s)",
-            msg.method.as_str(),
-            users.len()
-        )),
-    )
-    .await;
-    if !matches!(outcome, Outcome::Processed(_)) {
-        return outcome;
-    }
+    // The authority rule (scheduling::may_change) decides first, so that a
+    // refused message reaches neither the calendar nor the inbox; the
+    // transform checks it again inside its transaction.
+    let mut allowed = Vec::new();
+    let mut refused = Vec::new();
     for (user, addr) in users {
-        copy_to_inbox(store, &user, msg).await;
-        // An update or cancellation of an event the user already has goes to
-        // their calendar; a new invitation only with auto_add_invitations.
-        let known = matches!(store.uid_in(&user, DEFAULT_CALENDAR, &msg.uid), Ok(Some(_)));
-        if !config.auto_add_invitations && !known {
-            continue;
-        }
         let itip = ItipMessage {
             method: msg.method,
             recipient: addr,
@@ -540,6 +530,47 @@ async fn to_attendees(
             sequence: 0,
             ical: msg.ical.clone(),
         };
+        let current = match current_copy(store, &user, &msg.uid) {
+            Ok(c) => c,
+            Err(e) => return temp(e),
+        };
+        match current
+            .as_deref()
+            .map(|c| scheduling::may_deliver(c, &itip))
+        {
+            Some(Err(why)) => {
+                tracing::warn!(
+                    "ingest: {} {} from {organizer} refused for {user}: {why}",
+                    msg.method.as_str(),
+                    msg.uid
+                );
+                refused.push(format!("{user}: {why}"));
+            }
+            _ => allowed.push((user, itip, current.is_some())),
+        }
+    }
+    if allowed.is_empty() {
+        return record(store, msg, Outcome::Rejected(refused.join("; "))).await;
+    }
+    let mut summary = format!(
+        "{} to {} local attendee(s)",
+        msg.method.as_str(),
+        allowed.len()
+    );
+    if !refused.is_empty() {
+        summary.push_str(&format!("; refused for {}", refused.join("; ")));
+    }
+    let outcome = record(store, msg, Outcome::Processed(summary)).await;
+    if !matches!(outcome, Outcome::Processed(_)) {
+        return outcome;
+    }
+    for (user, itip, known) in allowed {
+        copy_to_inbox(store, &user, msg).await;
+        // An update or cancellation of an event the user already has goes to
+        // their calendar; a new invitation only with auto_add_invitations.
+        if !config.auto_add_invitations && !known {
+            continue;
+        }
         let name = format!("{}.ics", resource_name(&msg.uid));
         let f: Transform = match msg.method {
             Method::Cancel => Box::new(move |cur| {
@@ -562,4 +593,15 @@ async fn to_attendees(
         }
     }
     outcome
+}
+
+/// The text of `user`'s object with `uid` in the default calendar (where
+/// deliveries go), if any.
+fn current_copy(store: &Store, user: &str, uid: &str) -> Result<Option<String>, StoreError> {
+    let Some(name) = store.uid_in(user, DEFAULT_CALENDAR, uid)? else {
+        return Ok(None);
+    };
+    Ok(store
+        .body(user, &format!("{DEFAULT_CALENDAR}{name}"))?
+        .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }

@@ -19,6 +19,7 @@ pub enum Precondition {
     SupportedCalendarComponent,
     NoUidConflict,
     MaxResourceSize,
+    MaxAttendeesPerInstance,
     CalendarCollectionLocationOk,
     ValidFilter,
     SupportedFilter,
@@ -48,6 +49,7 @@ impl Precondition {
             SupportedCalendarComponent => (true, "supported-calendar-component"),
             NoUidConflict => (true, "no-uid-conflict"),
             MaxResourceSize => (true, "max-resource-size"),
+            MaxAttendeesPerInstance => (true, "max-attendees-per-instance"),
             CalendarCollectionLocationOk => (true, "calendar-collection-location-ok"),
             ValidFilter => (true, "valid-filter"),
             SupportedFilter => (true, "supported-filter"),
@@ -95,6 +97,9 @@ pub enum DavError {
     },
     /// A server fault; logged in full, answered with a plain 500.
     Internal(String),
+    /// A per-user rate limit (RFC 6585 429 Too Many Requests) with the
+    /// seconds after which the request would fit (Retry-After).
+    TooMany { retry_after: u64, msg: String },
 }
 
 pub type DavResult<T> = Result<T, DavError>;
@@ -125,14 +130,21 @@ impl DavError {
             DavError::Status(c, _) => *c,
             DavError::Precondition { condition, .. } => condition.status(),
             DavError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            DavError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     /// The response for this error (logged by the caller, once).
     pub fn into_response(self) -> Response<Full<Bytes>> {
         let code = self.code();
+        let retry_after = match &self {
+            DavError::TooMany { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        };
         let (body, ctype) = match self {
-            DavError::Status(_, msg) => (format!("{msg}\n"), "text/plain; charset=utf-8"),
+            DavError::Status(_, msg) | DavError::TooMany { msg, .. } => {
+                (format!("{msg}\n"), "text/plain; charset=utf-8")
+            }
             DavError::Precondition {
                 condition, inner, ..
             } => (
@@ -150,6 +162,10 @@ impl DavError {
             header::CONTENT_TYPE,
             header::HeaderValue::from_static(ctype),
         );
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        }
         if code == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -162,7 +178,7 @@ impl DavError {
     /// What to log about this error.
     pub fn detail(&self) -> &str {
         match self {
-            DavError::Status(_, m) | DavError::Internal(m) => m,
+            DavError::Status(_, m) | DavError::Internal(m) | DavError::TooMany { msg: m, .. } => m,
             DavError::Precondition { detail, .. } => detail,
         }
     }
@@ -208,6 +224,10 @@ impl From<StoreError> for DavError {
             }
             StoreError::Rejected(why) => DavError::forbidden(why),
             StoreError::Backend(e) => DavError::Internal(e),
+            e @ StoreError::RateLimited { retry_after, .. } => DavError::TooMany {
+                retry_after,
+                msg: e.to_string(),
+            },
         }
     }
 }

@@ -93,6 +93,7 @@ fn live_names(res: &Res<'_>) -> Vec<(QName, bool)> {
                         cd("supported-calendar-component-set");
                         cd("supported-calendar-data");
                         cd("max-resource-size");
+                        cd("max-attendees-per-instance");
                         if cal.description.is_some() {
                             cd("calendar-description");
                         }
@@ -138,6 +139,7 @@ pub fn is_protected(name: &QName) -> bool {
     const CALDAV_PROTECTED: &[&str] = &[
         "supported-calendar-data",
         "max-resource-size",
+        "max-attendees-per-instance",
         "calendar-home-set",
         "calendar-user-address-set",
         "calendar-data",
@@ -373,6 +375,12 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             Prop::Text(
                 name.clone(),
                 ctx.app.config.limits.max_resource_bytes.to_string(),
+            )
+        }),
+        (NS_CALDAV, "max-attendees-per-instance") => cal.map(|_| {
+            Prop::Text(
+                name.clone(),
+                ctx.app.config.limits.max_attendees_per_instance.to_string(),
             )
         }),
         (NS_CALDAV, "calendar-description") => cal

@@ -11,6 +11,7 @@ use super::schedule;
 use super::xml::escape;
 use super::{Ctx, Resp, empty};
 use crate::ical;
+use crate::scheduling;
 use crate::store::{
     CalendarObjectMeta, CalendarProps, PutRequest, ScheduleTag, StoreError, parent_path,
 };
@@ -47,6 +48,14 @@ fn validate<'b>(
         DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
     })?;
     let info = ical::parse_object(text)?;
+    let max = ctx.app.config.limits.max_attendees_per_instance;
+    let most = scheduling::most_attendees(text);
+    if most > max {
+        return Err(DavError::precondition(
+            Precondition::MaxAttendeesPerInstance,
+            format!("{most} ATTENDEEs in one component; at most {max} are allowed"),
+        ));
+    }
     let kind = info.kind.as_str();
     if !cal.components.is_empty() && !cal.components.iter().any(|c| c == kind) {
         return Err(DavError::precondition(

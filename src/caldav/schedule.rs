@@ -137,6 +137,15 @@ pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> 
             return Ok(plain(ScheduleTag::New));
         };
         let o = scheduling::attendee_put(old, new, &mine).map_err(itip_error)?;
+        let max = ctx.app.config.limits.max_delegates_per_reply;
+        if let Some(n) = o
+            .messages
+            .iter()
+            .map(|m| scheduling::most_delegates(&m.ical))
+            .find(|n| *n > max)
+        {
+            return Err(itip_error(ItipError::TooManyDelegates(n, max)));
+        }
         return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
     }
     Ok(plain(ScheduleTag::None))

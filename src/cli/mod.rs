@@ -176,9 +176,8 @@ async fn request(config: &Config, req: Request) -> Result<String, String> {
     let reply = match control::send(dir, &req).await {
         Some(r) => r?,
         None => {
-            let store = Store::open(dir)
-                .map_err(|e| e.to_string())?
-                .with_quota(config.limits.quota_bytes);
+            let store = Store::open(dir).map_err(|e| e.to_string())?;
+            store.set_limits(&config.limits);
             let reply = control::execute(&store, &config.imip, req).await;
             // Close (join the writer) so a next command can open it at once.
             store.close();

@@ -52,7 +52,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         .try_init();
     let dir = config.server.data_dir.clone();
     let store = match Store::open(&dir) {
-        Ok(s) => s.with_quota(config.limits.quota_bytes),
+        Ok(s) => s,
         Err(OpenError::InUse) => {
             return Err(format!(
                 "another herald process is using {}; stop it first",
@@ -61,6 +61,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         }
         Err(e) => return Err(e.to_string()),
     };
+    store.set_limits(&config.limits);
     bootstrap(&store).await?;
     let fd_limit = crate::conn::raise_fd_limit();
     let limiter = crate::conn::Limiter::new(crate::conn::connection_cap(

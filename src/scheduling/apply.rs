@@ -7,7 +7,7 @@ use super::object::{
     self, View, attendee, instance_from_master, key, sched_comps, sequence, set_sequence,
 };
 use super::{Comp, Prop};
-use super::{ItipError, ItipMessage, Method, normalize_address};
+use super::{ItipError, ItipMessage, Method, authority, normalize_address};
 use crate::ical::{edit, model};
 
 fn method_of(cal: &Comp) -> Option<String> {
@@ -92,6 +92,13 @@ pub fn deliver_request(current: Option<&str>, message: &ItipMessage) -> Result<S
         return Err(ItipError::UidMismatch);
     }
     let me = normalize_address(&message.recipient);
+    authority::may_change(
+        message.method,
+        &cur,
+        &msg,
+        &message.sender,
+        std::slice::from_ref(&me),
+    )?;
     let cv = View::new(&cur);
     let mut merged = Vec::new();
     for mut c in incoming {
@@ -156,6 +163,13 @@ pub fn deliver_cancel(
     if object::uid(&cur) != object::uid(&msg) {
         return Err(ItipError::UidMismatch);
     }
+    authority::may_change(
+        Method::Cancel,
+        &cur,
+        &msg,
+        &message.sender,
+        std::slice::from_ref(&message.recipient),
+    )?;
     let (mut applied, mut stale) = (0, 0);
     for m in sched_comps(&msg) {
         let seq = sequence(m);
@@ -200,11 +214,16 @@ pub fn deliver_cancel(
 /// from the master when needed), an ATTENDEE added for each new delegate
 /// (DELEGATED-FROM, PARTSTAT=NEEDS-ACTION, RSVP=TRUE) and SCHEDULE-STATUS=2.0
 /// on the attendee. SEQUENCE is not changed. The REPLY's ATTENDEE must be
-/// `from` or name it in SENT-BY.
+/// `from` or name it in SENT-BY; the copy must be organized by one of
+/// `organizer` (the recipient's addresses) and list `from` as ATTENDEE.
+/// A DELEGATED-TO of more than `max_delegates` addresses refuses the whole
+/// REPLY (each delegate would become an attendee the organizer mails).
 pub fn apply_reply(
     organizer_copy: &str,
     reply_ical: &str,
     from: &str,
+    organizer: &[String],
+    max_delegates: usize,
 ) -> Result<String, ItipError> {
     let mut cal = object::parse_cal(organizer_copy)?;
     let reply = object::parse_cal(reply_ical)?;
@@ -216,6 +235,7 @@ pub fn apply_reply(
     if object::uid(&cal) != object::uid(&reply) {
         return Err(ItipError::UidMismatch);
     }
+    authority::may_change(Method::Reply, &cal, &reply, from, organizer)?;
     let from = normalize_address(from);
     for r in sched_comps(&reply) {
         let atts: Vec<&Prop> = r.props_named("ATTENDEE").collect();
@@ -257,6 +277,9 @@ pub fn apply_reply(
             return Err(ItipError::Stale);
         }
         let delegates = att.param_values("DELEGATED-TO");
+        if delegates.len() > max_delegates {
+            return Err(ItipError::TooManyDelegates(delegates.len(), max_delegates));
+        }
         for p in comp.props.iter_mut().filter(|p| p.name == "ATTENDEE") {
             if normalize_address(&p.value) == addr {
                 if let Some(ps) = att.param("PARTSTAT") {

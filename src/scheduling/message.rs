@@ -15,7 +15,7 @@
 //! REPLY: only the replying ATTENDEE, plus ORGANIZER, UID, DTSTAMP, SEQUENCE,
 //! RECURRENCE-ID, DTSTART (and the attendee's COMMENT, if any).
 
-use super::object::{self, attendee};
+use super::object;
 use super::{Comp, Prop};
 use super::{ItipMessage, Method};
 use crate::ical::{edit, model};
@@ -114,37 +114,28 @@ pub(super) fn build(
 /// of the guest list.
 pub const GUEST_LIST_LIMIT: usize = 50;
 
-/// A copy of `c` whose ATTENDEEs are only `recipient`'s when the list is long.
-fn for_recipient(c: &Comp, recipient: &str) -> Comp {
-    if c.props_named("ATTENDEE").count() <= GUEST_LIST_LIMIT {
-        return c.clone();
-    }
-    Comp {
-        name: c.name.clone(),
-        props: c
-            .props
-            .iter()
-            .filter(|p| p.name != "ATTENDEE" || super::address_is(&p.value, recipient))
-            .cloned()
-            .collect(),
-        comps: c.comps.clone(),
-        lineno: c.lineno,
-    }
-}
-
-/// The components of a REQUEST for `recipient` from the organizer's `cal`.
-pub(super) fn request_comps(cal: &Comp, recipient: &str) -> Vec<Comp> {
-    let view = object::View::new(cal);
+/// The components of a REQUEST for `recipient` from the organizer's object
+/// (`view` of it; `roster` knows its components): only the recipient's
+/// ATTENDEE above `GUEST_LIST_LIMIT`.
+pub(super) fn request_comps(
+    view: &object::View,
+    recipient: &str,
+    roster: &object::Roster,
+) -> Vec<Comp> {
     let mut out = Vec::new();
-    for c in object::sched_comps(cal) {
-        if attendee(c, recipient).is_none() {
+    let cal = view
+        .master
+        .into_iter()
+        .chain(view.overrides.iter().map(|(_, c)| *c));
+    for c in cal {
+        let Some(att) = roster.attendee(c, recipient) else {
             continue;
-        }
-        let mut c = for_recipient(c, recipient);
+        };
+        let mut c = roster.for_recipient(c, att);
         if c.prop("RECURRENCE-ID").is_none() {
             // Instances overridden without the recipient are not theirs.
             for (_, o) in &view.overrides {
-                if attendee(o, recipient).is_none()
+                if roster.attendee(o, recipient).is_none()
                     && let Some(rid) = o.prop("RECURRENCE-ID")
                 {
                     let mut ex = rid.renamed("EXDATE");

@@ -5,7 +5,8 @@
 //! and the address helpers; the work is done in the sub-modules:
 //! `organizer` (organizer PUT/DELETE), `attendee` (attendee PUT), `apply`
 //! (delivering REQUEST/CANCEL to a local attendee, applying a REPLY,
-//! SCHEDULE-STATUS updates), `message` (building outgoing iTIP objects),
+//! SCHEDULE-STATUS updates), `authority` (who may change a stored object
+//! with a message), `message` (building outgoing iTIP objects),
 //! and `object` (reading scheduling objects). They edit owned trees of the
 //! iCalendar model in `crate::ical` (`Comp`/`Prop` below, see `ical::edit`).
 //!
@@ -24,6 +25,7 @@
 
 mod apply;
 mod attendee;
+mod authority;
 mod message;
 mod object;
 mod organizer;
@@ -55,6 +57,8 @@ mod address_tests {
 }
 #[cfg(test)]
 mod tests_attendee;
+#[cfg(test)]
+mod tests_large;
 
 use crate::ical::edit;
 use std::fmt;
@@ -68,6 +72,7 @@ pub use apply::{
     apply_reply, deliver_cancel, deliver_request, set_schedule_status, set_schedule_statuses,
 };
 pub use attendee::attendee_put;
+pub use authority::{NO_AUTHORITY_STATUS, may_deliver};
 pub use organizer::{organizer_delete, organizer_put};
 
 /// RFC 5546 methods herald produces or consumes.
@@ -146,6 +151,11 @@ pub enum ItipError {
     Stale,
     /// The message carries a METHOD this operation does not handle.
     WrongMethod(String),
+    /// A REPLY delegates to more addresses (first) than allowed (second).
+    TooManyDelegates(usize, usize),
+    /// The sender may not change the stored object with this UID (see
+    /// `authority`): SCHEDULE-STATUS 3.8; the string says why.
+    NoAuthority(String),
 }
 
 impl fmt::Display for ItipError {
@@ -174,6 +184,11 @@ impl fmt::Display for ItipError {
             ItipError::SenderMismatch => f.write_str("the REPLY's ATTENDEE is not the sender"),
             ItipError::Stale => f.write_str("the message's SEQUENCE is older than the stored one"),
             ItipError::WrongMethod(m) => write!(f, "unexpected METHOD {m}"),
+            ItipError::NoAuthority(why) => write!(f, "no authority (3.8): {why}"),
+            ItipError::TooManyDelegates(n, max) => write!(
+                f,
+                "the REPLY delegates to {n} addresses; at most {max} are allowed"
+            ),
         }
     }
 }
@@ -275,11 +290,12 @@ pub fn replace_organizer(ical: &str, address: &str) -> Option<String> {
 /// in order of appearance). Empty when the text does not parse.
 pub fn attendees_of(ical: &str) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     if let Ok(top) = edit::parse_owned(ical) {
         for cal in top.iter().filter(|c| c.name == "VCALENDAR") {
             for c in object::sched_comps(cal) {
                 for a in object::addresses(c) {
-                    if !out.contains(&a) {
+                    if seen.insert(a.clone()) {
                         out.push(a);
                     }
                 }
@@ -287,4 +303,55 @@ pub fn attendees_of(ical: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The longest DELEGATED-TO list on any ATTENDEE of `ical` (0 when the
+/// text does not parse): what `limits.max_delegates_per_reply` bounds.
+pub fn most_delegates(ical: &str) -> usize {
+    let Ok(top) = edit::parse_owned(ical) else {
+        return 0;
+    };
+    top.iter()
+        .flat_map(|cal| cal.comps.iter())
+        .flat_map(|c| c.props_named("ATTENDEE"))
+        .map(|p| p.param_values("DELEGATED-TO").len())
+        .max()
+        .unwrap_or(0)
+}
+
+/// The largest number of ATTENDEE lines in one component (VEVENT, VTODO,
+/// ...) of an iCalendar text: one linear scan of the content lines, no
+/// parse, for the CALDAV:max-attendees-per-instance check before any
+/// scheduling work. Folded continuation lines never start a property.
+pub fn most_attendees(ical: &str) -> usize {
+    let (mut most, mut here) = (0usize, 0usize);
+    // Counts of the enclosing components, resumed at their END.
+    let mut outer: Vec<usize> = Vec::new();
+    for line in ical.split('\n') {
+        let b = line.as_bytes();
+        let starts = |p: &[u8]| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p);
+        if starts(b"BEGIN:") {
+            outer.push(here);
+            here = 0;
+        } else if starts(b"END:") {
+            here = outer.pop().unwrap_or(0);
+        } else if starts(b"ATTENDEE") && matches!(b.get(8), Some(b';' | b':')) {
+            here += 1;
+            most = most.max(here);
+        }
+    }
+    most
+}
+
+#[cfg(test)]
+mod most_attendees_tests {
+    #[test]
+    fn counts_per_component() {
+        let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nATTENDEE:mailto:a@x\r\nattendee;CN=b:mailto:b@x\r\n ATTENDEE:folded\r\n\
+ATTENDEES:x\r\nBEGIN:VALARM\r\nATTENDEE:mailto:c@x\r\nEND:VALARM\r\n\
+ATTENDEE:mailto:d@x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nATTENDEE:mailto:a@x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        // a, b and d of the first VEVENT (an alarm in between does not reset it).
+        assert_eq!(super::most_attendees(text), 3);
+        assert_eq!(super::most_attendees(""), 0);
+    }
 }

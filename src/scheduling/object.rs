@@ -154,9 +154,95 @@ pub(super) fn attendee<'a>(c: &'a Comp, addr: &str) -> Option<&'a Prop> {
         .find(|p| super::address_is(&p.value, addr))
 }
 
-/// Listed in `c` with SCHEDULE-AGENT=SERVER.
-pub(super) fn scheduled_in(c: &Comp, addr: &str) -> bool {
-    attendee(c, addr).is_some_and(server_scheduled)
+/// The ATTENDEEs of the scheduling components of some VCALENDARs, by
+/// normalised address, and each component without its ATTENDEEs (its
+/// "head"), so that work done once per attendee over a large guest list
+/// stays linear: no scan of the component's ATTENDEEs for each attendee,
+/// and property lookups (SEQUENCE, STATUS, ...) on the short head instead
+/// of the whole component. A component it does not know is scanned as is.
+pub(super) struct Roster<'a> {
+    comps: Vec<RosterEntry<'a>>,
+}
+
+struct RosterEntry<'a> {
+    comp: &'a Comp,
+    by_addr: std::collections::HashMap<String, &'a Prop>,
+    head: Comp,
+    /// Where the first ATTENDEE stood among the head's properties.
+    at: usize,
+    large: bool,
+}
+
+impl<'a> Roster<'a> {
+    pub fn new(cals: &[&'a Comp]) -> Roster<'a> {
+        let mut comps = Vec::new();
+        for comp in cals.iter().flat_map(|cal| sched_comps(cal)) {
+            let mut by_addr = std::collections::HashMap::new();
+            for p in comp.props_named("ATTENDEE") {
+                by_addr.entry(normalize_address(&p.value)).or_insert(p);
+            }
+            let at = comp
+                .props
+                .iter()
+                .position(|p| p.name == "ATTENDEE")
+                .unwrap_or(0);
+            let head = Comp {
+                name: comp.name.clone(),
+                props: comp
+                    .props
+                    .iter()
+                    .filter(|p| p.name != "ATTENDEE")
+                    .cloned()
+                    .collect(),
+                comps: comp.comps.clone(),
+                lineno: comp.lineno,
+            };
+            let large = comp.props.len() - head.props.len() > super::message::GUEST_LIST_LIMIT;
+            comps.push(RosterEntry {
+                comp,
+                by_addr,
+                head,
+                at,
+                large,
+            });
+        }
+        Roster { comps }
+    }
+
+    fn entry(&self, c: &Comp) -> Option<&RosterEntry<'a>> {
+        self.comps.iter().find(|e| std::ptr::eq(e.comp, c))
+    }
+
+    /// `attendee(c, addr)`.
+    pub fn attendee<'b>(&'b self, c: &'b Comp, addr: &str) -> Option<&'b Prop> {
+        match self.entry(c) {
+            Some(e) => e.by_addr.get(addr).copied(),
+            None => attendee(c, addr),
+        }
+    }
+
+    /// Listed in `c` with SCHEDULE-AGENT=SERVER.
+    pub fn scheduled_in(&self, c: &Comp, addr: &str) -> bool {
+        self.attendee(c, addr).is_some_and(server_scheduled)
+    }
+
+    /// `c` without its ATTENDEEs: for reading its other properties.
+    pub fn head<'b>(&'b self, c: &'b Comp) -> &'b Comp {
+        self.entry(c).map_or(c, |e| &e.head)
+    }
+
+    /// A copy of `c` listing only `att` among its ATTENDEEs when it has more
+    /// than `GUEST_LIST_LIMIT`, else all of them.
+    pub fn for_recipient(&self, c: &Comp, att: &Prop) -> Comp {
+        match self.entry(c) {
+            Some(e) if e.large => {
+                let mut one = e.head.clone();
+                one.props.insert(e.at.min(one.props.len()), att.clone());
+                one
+            }
+            _ => c.clone(),
+        }
+    }
 }
 
 pub(super) fn partstat(p: &Prop) -> String {

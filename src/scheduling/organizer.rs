@@ -28,8 +28,8 @@
 
 use super::message::{self, cancel_comp, request_comps};
 use super::object::{
-    self, View, addresses, attendee, exdates, is_cancelled, key, other_sig, partstat, sched_comps,
-    scheduled_in, sequence, server_scheduled, set_sequence, tag_sig, time_sig,
+    self, Roster, View, addresses, attendee, exdates, is_cancelled, key, other_sig, partstat,
+    sched_comps, sequence, server_scheduled, set_sequence, tag_sig, time_sig,
 };
 use super::{Comp, Prop};
 use super::{ItipError, ItipMessage, Method, OrganizerOutcome, normalize_address};
@@ -152,9 +152,10 @@ fn apply_plan(cal: &mut Comp, plan: &[Change], me: &Me) {
 /// Everyone listed in `cals` (in order of appearance), without the organizer.
 fn people(cals: &[&Comp], me: &Me) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for cal in cals {
         for a in sched_comps(cal).flat_map(addresses) {
-            if !me.is_self(&a) && !out.contains(&a) {
+            if !me.is_self(&a) && seen.insert(a.clone()) {
                 out.push(a);
             }
         }
@@ -173,11 +174,28 @@ fn all_attendees(c: &Comp) -> Vec<Prop> {
     c.props_named("ATTENDEE").cloned().collect()
 }
 
+/// The ATTENDEEs a cancellation sent to `a` lists: all of them, or only
+/// `a`'s above `message::GUEST_LIST_LIMIT` (as for a REQUEST), so that the
+/// CANCELs of a large event do not grow with the square of its guest list.
+fn guest_list(roster: &Roster, c: &Comp, a: &str) -> Vec<Prop> {
+    if c.props_named("ATTENDEE")
+        .nth(message::GUEST_LIST_LIMIT)
+        .is_some()
+    {
+        roster.attendee(c, a).into_iter().cloned().collect()
+    } else {
+        all_attendees(c)
+    }
+}
+
 /// CANCEL of the whole object to every server-scheduled attendee of `cals`
 /// (`cals[0]` is the current state). SEQUENCE = the component's + `bump`.
 fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
     let views: Vec<View> = cals.iter().map(|c| View::new(c)).collect();
     let master = views.iter().find_map(|v| v.master);
+    let roster = Roster::new(cals);
+    let scheduled_in = |c: &Comp, a: &str| roster.scheduled_in(c, a);
+    let guest_list = |c: &Comp, a: &str| guest_list(&roster, c, a);
     let mut out = Vec::new();
     for a in people(cals, me) {
         let mut comps = Vec::new();
@@ -185,16 +203,17 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
             .iter()
             .any(|v| v.master.is_some_and(|m| scheduled_in(m, &a)));
         if in_master && let Some(m) = master {
-            let mut atts = all_attendees(m);
-            if attendee(m, &a).is_none()
+            let mut atts = guest_list(m, &a);
+            if roster.attendee(m, &a).is_none()
                 && let Some(p) = find_prop(cals, &a)
             {
                 atts.push(p);
             }
+            let head = roster.head(m);
             comps.push(cancel_comp(
-                m,
+                head,
                 None,
-                sequence(m).saturating_add(bump),
+                sequence(head).saturating_add(bump),
                 &atts,
             ));
         } else {
@@ -204,13 +223,14 @@ fn cancel_all(cals: &[&Comp], bump: i64, me: &Me) -> Vec<ItipMessage> {
                     continue;
                 }
                 seen.push(k);
-                if scheduled_in(o, &a) && !is_cancelled(o) {
-                    let seq = sequence(o).saturating_add(bump);
+                let head = roster.head(o);
+                if scheduled_in(o, &a) && !is_cancelled(head) {
+                    let seq = sequence(head).saturating_add(bump);
                     comps.push(cancel_comp(
-                        o,
-                        o.prop("RECURRENCE-ID"),
+                        head,
+                        head.prop("RECURRENCE-ID"),
                         seq,
-                        &all_attendees(o),
+                        &guest_list(o, &a),
                     ));
                 }
             }
@@ -226,13 +246,15 @@ fn create_messages(cal: &Comp, me: &Me) -> Vec<ItipMessage> {
         return Vec::new();
     }
     let mut out = Vec::new();
+    let roster = Roster::new(&[cal]);
+    let view = View::new(cal);
     for a in people(&[cal], me) {
-        if sched_comps(cal).any(|c| scheduled_in(c, &a) && !is_cancelled(c)) {
+        if sched_comps(cal).any(|c| roster.scheduled_in(c, &a) && !is_cancelled(roster.head(c))) {
             out.extend(message::build(
                 Method::Request,
                 &a,
                 &me.org,
-                request_comps(cal, &a),
+                request_comps(&view, &a, &roster),
                 &[cal],
             ));
         }
@@ -270,51 +292,70 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
         }
     }
     let tz = [cal, old];
+    let roster = Roster::new(&tz);
+    let scheduled_in = |c: &Comp, a: &str| roster.scheduled_in(c, a);
     let mut out = Vec::new();
     for a in people(&[cal, old], me) {
         let in_old_master = ov.master.is_some_and(|m| scheduled_in(m, &a));
         let in_new_master = nv.master.is_some_and(|m| scheduled_in(m, &a));
-        let mine = |c: &Comp| attendee(c, &a).into_iter().cloned().collect::<Vec<Prop>>();
+        let mine = |c: &Comp| {
+            roster
+                .attendee(c, &a)
+                .into_iter()
+                .cloned()
+                .collect::<Vec<Prop>>()
+        };
         let mut parts = Vec::new();
         let whole = in_old_master && !in_new_master;
         if whole && let Some(om) = ov.master {
-            let seq = nv.master.map_or(sequence(om).saturating_add(1), sequence);
-            parts.push(cancel_comp(om, None, seq, &mine(om)));
+            let seq = nv
+                .master
+                .map_or(sequence(roster.head(om)).saturating_add(1), |m| {
+                    sequence(roster.head(m))
+                });
+            parts.push(cancel_comp(roster.head(om), None, seq, &mine(om)));
         } else {
             for k in &keys {
                 let ok = Some(k.clone());
                 let Some(oc) = ov.eff(&ok) else { continue };
                 let existed = ov.get(&ok).is_some() || !old_ex.contains(k);
-                if !existed || !scheduled_in(oc, &a) || is_cancelled(oc) {
+                if !existed || !scheduled_in(oc, &a) || is_cancelled(roster.head(oc)) {
                     continue;
                 }
                 let rid = ov
                     .get(&ok)
                     .or(nv.get(&ok))
-                    .and_then(|c| c.prop("RECURRENCE-ID"));
+                    .and_then(|c| roster.head(c).prop("RECURRENCE-ID"));
                 let ex = new_ex
                     .iter()
                     .find(|(x, _)| x == k && !old_ex.contains(x))
                     .map(|(_, p)| p);
                 let (atts, seq) = match (ex, nv.eff(&ok)) {
-                    (Some(_), _) => (all_attendees(oc), nv.master.map_or(0, sequence)),
-                    (None, None) => (mine(oc), sequence(oc).saturating_add(1)),
-                    (None, Some(nc)) if is_cancelled(nc) => (all_attendees(nc), sequence(nc)),
-                    (None, Some(nc)) if !scheduled_in(nc, &a) => (mine(oc), sequence(nc)),
+                    (Some(_), _) => (
+                        guest_list(&roster, oc, &a),
+                        nv.master.map_or(0, |m| sequence(roster.head(m))),
+                    ),
+                    (None, None) => (mine(oc), sequence(roster.head(oc)).saturating_add(1)),
+                    (None, Some(nc)) if is_cancelled(roster.head(nc)) => {
+                        (guest_list(&roster, nc, &a), sequence(roster.head(nc)))
+                    }
+                    (None, Some(nc)) if !scheduled_in(nc, &a) => {
+                        (mine(oc), sequence(roster.head(nc)))
+                    }
                     _ => continue,
                 };
-                parts.push(cancel_comp(oc, rid.or(ex), seq, &atts));
+                parts.push(cancel_comp(roster.head(oc), rid.or(ex), seq, &atts));
             }
         }
         let new_comps: Vec<(&Comp, &Change)> = sched_comps(cal)
             .zip(plan)
-            .filter(|(c, _)| scheduled_in(c, &a) && !is_cancelled(c))
+            .filter(|(c, _)| scheduled_in(c, &a) && !is_cancelled(roster.head(c)))
             .collect();
         let request = !new_comps.is_empty()
             && (whole
                 || new_comps.iter().any(|(c, ch)| {
                     ch.request
-                        || attendee(c, &a).is_some_and(force_request)
+                        || roster.attendee(c, &a).is_some_and(force_request)
                         || ov.eff(&ch.key).is_none_or(|o| !scheduled_in(o, &a))
                 }));
         out.extend(message::build(Method::Cancel, &a, &me.org, parts, &tz));
@@ -323,7 +364,7 @@ fn update_messages(old: &Comp, cal: &Comp, plan: &[Change], me: &Me) -> Vec<Itip
                 Method::Request,
                 &a,
                 &me.org,
-                request_comps(cal, &a),
+                request_comps(&nv, &a, &roster),
                 &tz,
             ));
         }
@@ -340,12 +381,14 @@ fn finish_attendees(
     sent: &[String],
     status_for: &dyn Fn(&str) -> String,
 ) {
-    let statuses: Vec<(String, String)> = sent.iter().map(|a| (a.clone(), status_for(a))).collect();
+    let statuses: std::collections::HashMap<&str, String> =
+        sent.iter().map(|a| (a.as_str(), status_for(a))).collect();
     let ov = old.map(View::new);
+    let roster = Roster::new(&old.into_iter().collect::<Vec<_>>());
     let old_status = |k: &Option<String>, a: &str| -> Option<String> {
         let ov = ov.as_ref()?;
-        let p = ov.eff(k).and_then(|c| attendee(c, a));
-        let p = p.or_else(|| old.and_then(|o| sched_comps(o).find_map(|c| attendee(c, a))));
+        let p = ov.eff(k).and_then(|c| roster.attendee(c, a));
+        let p = p.or_else(|| old.and_then(|o| sched_comps(o).find_map(|c| roster.attendee(c, a))));
         p?.param("SCHEDULE-STATUS").map(str::to_string)
     };
     for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
@@ -356,8 +399,8 @@ fn finish_attendees(
                 continue;
             }
             let a = normalize_address(&p.value);
-            let status = match statuses.iter().find(|(x, _)| *x == a) {
-                Some((_, s)) => Some(s.clone()),
+            let status = match statuses.get(a.as_str()) {
+                Some(s) => Some(s.clone()),
                 None => old_status(&k, &a),
             };
             match status {

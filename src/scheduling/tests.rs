@@ -559,7 +559,7 @@ fn odd_inputs_do_not_panic() {
             let _ = organizer_put(None, y, &me(), &local);
             let _ = organizer_delete(x, &me());
             let _ = attendee_put(x, y, &["mailto:a@x".into()]);
-            let _ = apply_reply(x, y, "mailto:a@x");
+            let _ = apply_reply(x, y, "mailto:a@x", &me(), 10);
             let m = ItipMessage {
                 ical: y.to_string(),
                 ..msg.clone()

@@ -169,7 +169,7 @@ END:VEVENT\r\nEND:VCALENDAR\r\n"
 fn apply_reply_cases() {
     let org = put(None, &recurring()).stored;
     const B: &str = "mailto:b@example.com";
-    let out = unfold(&apply_reply(&org, &reply("ACCEPTED", "", 0), B).unwrap());
+    let out = unfold(&apply_reply(&org, &reply("ACCEPTED", "", 0), B, &me(), 10).unwrap());
     assert!(
         out.contains(
             "ATTENDEE;PARTSTAT=ACCEPTED;RSVP=TRUE;SCHEDULE-STATUS=2.0:mailto:b@example.com"
@@ -179,7 +179,7 @@ fn apply_reply_cases() {
     assert!(out.contains("SEQUENCE:0\r\n") && !out.contains("SEQUENCE:1"));
     // An instance: the override is created from the master.
     let rid = "RECURRENCE-ID:20240111T100000Z\r\n";
-    let out = unfold(&apply_reply(&org, &reply("DECLINED", rid, 0), B).unwrap());
+    let out = unfold(&apply_reply(&org, &reply("DECLINED", rid, 0), B, &me(), 10).unwrap());
     assert_eq!(out.matches("BEGIN:VEVENT").count(), 2);
     let ov = out.split("BEGIN:VEVENT").nth(2).unwrap();
     assert!(
@@ -190,26 +190,31 @@ fn apply_reply_cases() {
     // Refusals.
     let newer = org.replace("SEQUENCE:0", "SEQUENCE:3");
     assert_eq!(
-        apply_reply(&newer, &reply("ACCEPTED", "", 2), B),
+        apply_reply(&newer, &reply("ACCEPTED", "", 2), B, &me(), 10),
         Err(ItipError::Stale)
     );
     let stranger = reply("ACCEPTED", "", 0).replace("mailto:b@", "mailto:z@");
-    assert_eq!(
-        apply_reply(&org, &stranger, "mailto:z@example.com"),
-        Err(ItipError::NoSuchAttendee)
-    );
+    assert!(matches!(
+        apply_reply(&org, &stranger, "mailto:z@example.com", &me(), 10),
+        Err(ItipError::NoAuthority(_))
+    ));
+    // Only to the organizer's own copy: not to a copy someone else organizes.
+    assert!(matches!(
+        apply_reply(&org, &reply("ACCEPTED", "", 0), B, &[A.to_string()], 10),
+        Err(ItipError::NoAuthority(_))
+    ));
     let two = reply("ACCEPTED", "ATTENDEE:mailto:a@example.com\r\n", 0);
     assert_eq!(
-        apply_reply(&org, &two, B),
+        apply_reply(&org, &two, B, &me(), 10),
         Err(ItipError::ReplyAttendeeCount(2))
     );
-    assert_eq!(
-        apply_reply(&org, &reply("ACCEPTED", "", 0), A),
-        Err(ItipError::SenderMismatch)
-    );
+    assert!(matches!(
+        apply_reply(&org, &reply("ACCEPTED", "", 0), A, &me(), 10),
+        Err(ItipError::NoAuthority(_))
+    ));
     let wrong = reply("ACCEPTED", "", 0).replace("METHOD:REPLY", "METHOD:REQUEST");
     assert!(matches!(
-        apply_reply(&org, &wrong, B),
+        apply_reply(&org, &wrong, B, &me(), 10),
         Err(ItipError::WrongMethod(_))
     ));
     // Delegation: DELEGATED-TO kept and the delegate added.
@@ -217,9 +222,20 @@ fn apply_reply_cases() {
         "PARTSTAT=DELEGATED",
         "PARTSTAT=DELEGATED;DELEGATED-TO=\"mailto:e@example.com\"",
     );
-    let out = unfold(&apply_reply(&org, &deleg, B).unwrap());
+    let out = unfold(&apply_reply(&org, &deleg, B, &me(), 10).unwrap());
     assert!(out.contains("DELEGATED-TO=\"mailto:e@example.com\""));
     assert!(out.contains("ATTENDEE;DELEGATED-FROM=\"mailto:b@example.com\";PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:e@example.com"), "{out}");
+    // ... but not to more than max_delegates at once: the whole REPLY is refused.
+    let many = reply("DELEGATED", "", 0).replace(
+        "PARTSTAT=DELEGATED",
+        "PARTSTAT=DELEGATED;DELEGATED-TO=\"mailto:e@x\",\"mailto:f@x\",\"mailto:g@x\"",
+    );
+    assert_eq!(most_delegates(&many), 3);
+    assert_eq!(
+        apply_reply(&org, &many, B, &me(), 2),
+        Err(ItipError::TooManyDelegates(3, 2))
+    );
+    assert!(apply_reply(&org, &many, B, &me(), 3).is_ok());
 }
 
 #[test]
@@ -308,7 +324,7 @@ fn schedule_status_and_round_trip() {
     )
     .unwrap();
     assert_eq!(out.messages.len(), 1);
-    let applied = unfold(&apply_reply(&org.stored, &out.messages[0].ical, A).unwrap());
+    let applied = unfold(&apply_reply(&org.stored, &out.messages[0].ical, A, &me(), 10).unwrap());
     assert!(applied.contains("PARTSTAT=TENTATIVE;SCHEDULE-STATUS=2.0:mailto:a@example.com"));
     // A PARTSTAT-only change by the organizer's side sends nothing and keeps the tag.
     let again = put(Some(&org.stored), &applied);
@@ -319,7 +335,14 @@ fn schedule_status_and_round_trip() {
 fn reply_for_an_instance_in_a_local_zone_matches_the_utc_override() {
     let organizer = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:z1\r\nDTSTAMP:20240101T000000Z\r\nDTSTART:20240304T130000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=5\r\nORGANIZER:mailto:o@herald.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@example.net\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:z1\r\nDTSTAMP:20240101T000000Z\r\nRECURRENCE-ID:20240306T130000Z\r\nDTSTART:20240306T150000Z\r\nDURATION:PT1H\r\nORGANIZER:mailto:o@herald.test\r\nATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:a@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     let reply = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:z1\r\nDTSTAMP:20240102T000000Z\r\nRECURRENCE-ID;TZID=Europe/Berlin:20240306T140000\r\nORGANIZER:mailto:o@herald.test\r\nATTENDEE;PARTSTAT=TENTATIVE:mailto:a@example.net\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-    let out = crate::scheduling::apply_reply(organizer, reply, "mailto:a@example.net").unwrap();
+    let out = crate::scheduling::apply_reply(
+        organizer,
+        reply,
+        "mailto:a@example.net",
+        &["mailto:o@herald.test".into()],
+        10,
+    )
+    .unwrap();
     // The existing override (13:00Z = 14:00 Berlin) got the answer; no second override appeared.
     assert_eq!(out.matches("RECURRENCE-ID").count(), 1, "{out}");
     let unfolded = out.replace("\r\n ", "");

@@ -14,7 +14,7 @@ impl Store {
     /// `dst` was created (201), false when it replaced something (204).
     pub async fn copy_move(&self, user: &str, src: &str, dst: &str, op: CopyMove) -> Result<bool> {
         let (user, src, dst) = (user.to_string(), src.to_string(), dst.to_string());
-        let quota = self.quota;
+        let quota = self.quota();
         self.writer
             .write(move |txn| copy_move_in(&W(txn), &user, &src, &dst, op, quota))
             .await

@@ -24,6 +24,9 @@ pub enum StoreError {
     QuotaExceeded,
     /// A transformation refused the data (e.g. an iTIP rule), with why.
     Rejected(String),
+    /// The write would queue more invitations than the principal's
+    /// `limit` per hour; it fits again in `retry_after` seconds.
+    RateLimited { limit: u64, retry_after: u64 },
     /// The database failed; the operation was rolled back.
     Backend(String),
 }
@@ -40,6 +43,10 @@ impl fmt::Display for StoreError {
             StoreError::InvalidSyncToken => write!(f, "invalid or expired sync token"),
             StoreError::QuotaExceeded => write!(f, "quota exceeded"),
             StoreError::Rejected(why) => write!(f, "rejected: {why}"),
+            StoreError::RateLimited { limit, retry_after } => write!(
+                f,
+                "more than {limit} invitations per hour; try again in {retry_after} s"
+            ),
             StoreError::Backend(e) => write!(f, "database error: {e}"),
         }
     }

@@ -79,6 +79,7 @@ impl Store {
         outbox: Vec<NewMessage>,
     ) -> Result<InboundApplied> {
         let (user, calendar, uid) = (user.to_string(), calendar.to_string(), uid.to_string());
+        let limit = self.invitations_per_hour();
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -86,6 +87,8 @@ impl Store {
                 if let Some(before) = w.seen(&id)? {
                     return Ok(InboundApplied::Duplicate(before));
                 }
+                // A REFRESH's REQUEST counts against the organizer's budget.
+                w.count_invitations(&user, &outbox, limit, super::write::now())?;
                 let outcome = match w.transform(&user, &calendar, &uid, "unused.ics", false, f) {
                     Ok(Some(path)) => InboundApplied::Applied(path),
                     Ok(None) => InboundApplied::Rejected("no such event".into()),

@@ -9,6 +9,7 @@ mod error;
 mod inbound;
 mod model;
 mod outbox;
+mod rate;
 mod read;
 mod tables;
 mod write;
@@ -18,6 +19,7 @@ pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use model::*;
 pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
+pub use rate::StoreLimits;
 pub use read::{SyncToken, normalize_address};
 pub use tables::{member_name, parent_path, resource_name};
 pub use write::{DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
@@ -39,9 +41,7 @@ const CACHE_BYTES: usize = 16 * 1024 * 1024;
 pub struct Store {
     db: Arc<Database>,
     writer: Writer,
-    /// Bytes each user may store (`limits.quota_bytes`), enforced inside
-    /// the write transaction of every operation that adds bytes.
-    quota: u64,
+    limits: Arc<StoreLimits>,
 }
 
 /// Why the database could not be opened.
@@ -84,19 +84,8 @@ impl Store {
         Ok(Store {
             db,
             writer,
-            quota: u64::MAX,
+            limits: Arc::default(),
         })
-    }
-
-    /// The same store with a per-user quota in bytes.
-    pub fn with_quota(mut self, bytes: u64) -> Store {
-        self.quota = bytes;
-        self
-    }
-
-    /// The per-user quota in bytes.
-    pub fn quota(&self) -> u64 {
-        self.quota
     }
 }
 

@@ -14,6 +14,7 @@ use super::tables::*;
 use super::write::{INBOX, W, now};
 use crate::ical;
 use redb::ReadableTable;
+use std::sync::{Arc, Mutex};
 
 /// Rewrites an object's text; None leaves it unchanged.
 pub type Rewrite = Box<dyn FnOnce(&str) -> Option<String> + Send>;
@@ -38,6 +39,9 @@ pub struct LocalDelivery {
     pub transform: Transform,
     /// (resource name, iTIP text, method) of the schedule inbox copy.
     pub inbox: Option<(String, String, String)>,
+    /// The SCHEDULE-STATUS to record when the transform refuses, filled in
+    /// by the transform itself (3.8 when the authority rule refused).
+    pub refusal_status: Arc<Mutex<Option<String>>>,
 }
 
 impl W<'_> {
@@ -374,9 +378,19 @@ impl Store {
                     }
                     Err(StoreError::Backend(e)) => return Err(StoreError::Backend(e)),
                     // Refused before any write (the writer's invariant).
-                    Err(e) => OutboxResult::Failed {
-                        error: e.to_string(),
-                    },
+                    Err(e) => {
+                        let status = d.refusal_status.lock().ok().and_then(|s| s.clone());
+                        w.record_result(
+                            id,
+                            OutboxResult::Failed {
+                                error: e.to_string(),
+                            },
+                            status,
+                        )?;
+                        return Ok(OutboxResult::Failed {
+                            error: e.to_string(),
+                        });
+                    }
                 };
                 w.record_result(id, result.clone(), None)?;
                 Ok(result)
@@ -924,6 +938,7 @@ mod tests {
                 "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n".into(),
                 "REQUEST".into(),
             )),
+            refusal_status: Arc::default(),
         }
     }
 

@@ -382,7 +382,7 @@ impl Store {
     /// MKCOL / MKCALENDAR at `path` (ending with '/').
     pub async fn mkcol(&self, user: &str, path: &str, new: NewCollection) -> Result<()> {
         let (user, path) = (user.to_string(), path.to_string());
-        let quota = self.quota;
+        let quota = self.quota();
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -416,7 +416,8 @@ impl Store {
     /// uniqueness in a calendar, all inside the transaction.
     pub async fn put(&self, user: &str, path: &str, req: PutRequest) -> Result<PutOutcome> {
         let (user, path) = (user.to_string(), path.to_string());
-        let quota = self.quota;
+        let quota = self.quota();
+        let limit = self.invitations_per_hour();
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -448,6 +449,8 @@ impl Store {
                     ));
                 }
                 let t = now();
+                // The last check, and before the first write.
+                w.count_invitations(&user, &req.outbox, limit, t)?;
                 let etag = w.new_etag()?;
                 let old_tag = old
                     .as_ref()
@@ -525,7 +528,7 @@ impl Store {
     /// Apply property changes all-or-nothing.
     pub async fn proppatch(&self, user: &str, path: &str, changes: Vec<PropChange>) -> Result<()> {
         let (user, path) = (user.to_string(), path.to_string());
-        let quota = self.quota;
+        let quota = self.quota();
         self.writer
             .write(move |txn| {
                 let w = W(txn);

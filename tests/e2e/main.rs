@@ -5,8 +5,10 @@
 mod cli;
 mod crash;
 mod discovery;
-mod hardening_files;
+mod hardening_a;
+mod hardening_amplification;
 mod hardening_conn;
+mod hardening_files;
 mod ingest;
 mod methods;
 mod reports;
