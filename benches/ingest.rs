@@ -103,7 +103,9 @@ fn main() {
     let cfg = dir.join("herald.toml");
     std::fs::write(
         &cfg,
-        "[imip]\nlmtp_listen = \"127.0.0.1:0\"\ntrusted_authserv_ids = [\"mx.bench.test\"]\n",
+        // The setup queues EVENTS x ATTENDEES invitations from one user: more
+        // than the default hourly budget, which this bench does not measure.
+        "[imip]\nlmtp_listen = \"127.0.0.1:0\"\ntrusted_authserv_ids = [\"mx.bench.test\"]\n[limits]\ninvitations_per_hour = 1000000\n",
     )
     .unwrap();
     let data = dir.join("data");
