@@ -19,6 +19,11 @@ pub const DEFAULT_MAX_RESOURCE_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_AUTH_CACHE_SECONDS: u64 = 300;
 /// Per-user storage quota reported by quota-available-bytes.
 pub const DEFAULT_QUOTA_BYTES: u64 = 1024 * 1024 * 1024;
+/// Most instances of one recurring object expanded for a report
+/// (CALDAV:expand, limit-recurrence-set, free/busy).
+pub const DEFAULT_MAX_INSTANCES_PER_OBJECT: usize = 10_000;
+/// Largest generated response body (REPORT, free/busy, a calendar as one document).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -144,6 +149,14 @@ pub struct LimitsConfig {
     pub max_resource_bytes: usize,
     /// Per-user quota in bytes.
     pub quota_bytes: u64,
+    /// Most instances of one recurring object a report expands (CALDAV:expand,
+    /// limit-recurrence-set, free/busy); more in the range is answered with
+    /// 507 and DAV:number-of-matches-within-limits.
+    pub max_instances_per_object: usize,
+    /// Largest generated response body in bytes (REPORT answers, free/busy,
+    /// a calendar collection as one document), checked while it is written;
+    /// a larger one is refused with 507 (DAV:number-of-matches-within-limits).
+    pub max_response_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -162,6 +175,8 @@ impl Default for LimitsConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_resource_bytes: DEFAULT_MAX_RESOURCE_BYTES,
             quota_bytes: DEFAULT_QUOTA_BYTES,
+            max_instances_per_object: DEFAULT_MAX_INSTANCES_PER_OBJECT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

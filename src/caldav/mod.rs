@@ -17,6 +17,7 @@ mod props;
 mod put;
 mod report;
 mod schedule;
+mod work;
 pub mod xml;
 
 use crate::server::App;
@@ -27,13 +28,15 @@ use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use path::Target;
+use std::sync::Arc;
 use std::time::Instant;
 
 pub type Resp = Response<Full<Bytes>>;
 
 /// Everything a method handler gets: validated inputs only.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    /// Shared, so that heavy work can take it to a blocking thread.
+    pub app: &'a Arc<App>,
     /// The authenticated user.
     pub user: String,
     pub target: Target,
@@ -42,7 +45,7 @@ pub struct Ctx<'a> {
 }
 
 /// Handle one HTTP request; never fails, never panics on input.
-pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -67,7 +70,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Resp {
     resp
 }
 
-async fn dispatch(app: &App, req: Request<Incoming>) -> DavResult<Resp> {
+async fn dispatch(app: &Arc<App>, req: Request<Incoming>) -> DavResult<Resp> {
     // Read the body before any answer, even a refusal: a response sent
     // over an unread body makes hyper close the connection, and clients
     // that pool connections (python-requests) then fail their next request.

@@ -23,7 +23,7 @@ const PLAN_ATTEMPTS: usize = 3;
 
 /// Check a body against the calendar's rules; returns the text and what
 /// the store keeps about it.
-fn validate<'b>(
+async fn validate<'b>(
     ctx: &Ctx<'_>,
     cal: &CalendarProps,
     content_type: &str,
@@ -46,7 +46,15 @@ fn validate<'b>(
     let text = std::str::from_utf8(body).map_err(|_| {
         DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
     })?;
-    let info = ical::parse_object(text)?;
+    // Parsing and indexing (recurrence expansion) is CPU work: off the
+    // async workers, on a blocking thread.
+    let owned = ctx.body.clone();
+    let info = super::work::blocking(move |_| {
+        std::str::from_utf8(&owned)
+            .map_err(|_| ical::IcalError::invalid(0, "the body is not UTF-8"))
+            .and_then(ical::parse_object)
+    })
+    .await??;
     let kind = info.kind.as_str();
     if !cal.components.is_empty() && !cal.components.iter().any(|c| c == kind) {
         return Err(DavError::precondition(
@@ -83,7 +91,7 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         .unwrap_or("application/octet-stream")
         .to_string();
     let text = match &calendar {
-        Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body)?),
+        Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body).await?),
         None => None,
     };
     let used = store.usage(user)?;
