@@ -4,6 +4,7 @@
 
 mod cli;
 mod discovery;
+mod hardening_bounds;
 mod ingest;
 mod methods;
 mod reports;
