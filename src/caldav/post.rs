@@ -4,7 +4,7 @@
 //! are answered from their calendars; others get 3.7 (not a user here).
 
 use super::error::{DavError, DavResult, Precondition};
-use super::work::{self, output_error};
+use super::work::{self, LOAD_CHUNK, output_error};
 use super::xml::escape;
 use super::{Ctx, Resp, xml_response};
 use crate::ical::model::{Comp, parse};
@@ -158,7 +158,7 @@ fn busy_of(
     end: DateTime<Utc>,
     limits: &ical::Limits<'_>,
 ) -> Result<String, BusyError> {
-    let mut texts = Vec::new();
+    let mut fb = ical::FreeBusy::new(start, end);
     for (cal, node) in store.children(user, "").map_err(BusyError::Store)? {
         if node.calendar().is_none() {
             continue;
@@ -169,11 +169,14 @@ fn busy_of(
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        for (_, _, body) in store.resources(user, &paths).map_err(BusyError::Store)? {
-            texts.push(String::from_utf8_lossy(&body).into_owned());
+        for chunk in paths.chunks(LOAD_CHUNK) {
+            for (_, _, body) in store.resources(user, chunk).map_err(BusyError::Store)? {
+                fb.add(&String::from_utf8_lossy(&body), limits)
+                    .map_err(BusyError::Output)?;
+            }
         }
     }
-    ical::free_busy(texts.iter().map(String::as_str), start, end, limits).map_err(BusyError::Output)
+    fb.finish(limits).map_err(BusyError::Output)
 }
 
 /// Turn the VFREEBUSY of `free_busy` into an iTIP REPLY (RFC 5546 section 3.3.3).

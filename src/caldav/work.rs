@@ -14,6 +14,10 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::sync::Semaphore;
 
+/// Stored objects a heavy job reads at a time: its memory holds this many
+/// bodies (at most max-resource-size each), not a whole calendar.
+pub const LOAD_CHUNK: usize = 64;
+
 /// Permits for concurrent heavy jobs: one per core.
 fn permits() -> &'static Semaphore {
     static SEM: OnceLock<Semaphore> = OnceLock::new();

@@ -122,42 +122,72 @@ pub fn free_busy<'a>(
     end: DateTime<Utc>,
     limits: &Limits<'_>,
 ) -> Result<String, OutputError> {
-    let (lo, hi) = (start.timestamp(), end.timestamp());
-    let mut periods: [Vec<(i64, i64)>; 3] = Default::default();
+    let mut fb = FreeBusy::new(start, end);
     for text in objects {
+        fb.add(text, limits)?;
+    }
+    fb.finish(limits)
+}
+
+/// Busy time collected object by object, so that callers need not hold
+/// every object at once.
+pub struct FreeBusy {
+    lo: i64,
+    hi: i64,
+    periods: [Vec<(i64, i64)>; 3],
+}
+
+impl FreeBusy {
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        FreeBusy {
+            lo: start.timestamp(),
+            hi: end.timestamp(),
+            periods: Default::default(),
+        }
+    }
+
+    /// Add the busy time of one stored object (unparseable text adds none).
+    pub fn add(&mut self, text: &str, limits: &Limits<'_>) -> Result<(), OutputError> {
         limits.check()?;
-        let Ok(top) = parse(text) else { continue };
+        let Ok(top) = parse(text) else {
+            return Ok(());
+        };
         for cal in top.iter().filter(|c| c.name == "VCALENDAR") {
-            collect(cal, lo, hi, &mut periods, limits)?;
+            collect(cal, self.lo, self.hi, &mut self.periods, limits)?;
         }
-        compact(&mut periods, limits.max_bytes)?;
+        compact(&mut self.periods, limits.max_bytes)
     }
-    let mut out = Out::new(limits.max_bytes, 512);
-    for l in [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Herald//Herald Calendar Server//EN",
-        "BEGIN:VFREEBUSY",
-    ] {
-        out.line(l)?;
-    }
-    out.line(&format!("DTSTAMP:{}", fmt_utc(Utc::now().timestamp())))?;
-    out.line(&format!("DTSTART:{}", fmt_utc(lo)))?;
-    out.line(&format!("DTEND:{}", fmt_utc(hi)))?;
-    for (kind, list) in periods.into_iter().enumerate() {
-        let list = merge(list);
-        for (s, e) in list {
-            let param = if kind == 0 {
-                String::new()
-            } else {
-                format!(";FBTYPE={}", TYPES[kind])
-            };
-            out.line(&format!("FREEBUSY{param}:{}/{}", fmt_utc(s), fmt_utc(e)))?;
+
+    /// The VCALENDAR text.
+    pub fn finish(self, limits: &Limits<'_>) -> Result<String, OutputError> {
+        let FreeBusy { lo, hi, periods } = self;
+        let mut out = Out::new(limits.max_bytes, 512);
+        for l in [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Herald//Herald Calendar Server//EN",
+            "BEGIN:VFREEBUSY",
+        ] {
+            out.line(l)?;
         }
+        out.line(&format!("DTSTAMP:{}", fmt_utc(Utc::now().timestamp())))?;
+        out.line(&format!("DTSTART:{}", fmt_utc(lo)))?;
+        out.line(&format!("DTEND:{}", fmt_utc(hi)))?;
+        for (kind, list) in periods.into_iter().enumerate() {
+            let list = merge(list);
+            for (s, e) in list {
+                let param = if kind == 0 {
+                    String::new()
+                } else {
+                    format!(";FBTYPE={}", TYPES[kind])
+                };
+                out.line(&format!("FREEBUSY{param}:{}/{}", fmt_utc(s), fmt_utc(e)))?;
+            }
+        }
+        out.line("END:VFREEBUSY")?;
+        out.line("END:VCALENDAR")?;
+        Ok(out.buf)
     }
-    out.line("END:VFREEBUSY")?;
-    out.line("END:VCALENDAR")?;
-    Ok(out.buf)
 }
 
 #[cfg(test)]

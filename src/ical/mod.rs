@@ -21,7 +21,7 @@ use std::fmt;
 
 pub use bounds::{Limits, OutputError};
 pub use filter::matches;
-pub use freebusy::free_busy;
+pub use freebusy::{FreeBusy, free_busy};
 pub use merge::{merge_calendars, split_by_uid};
 pub use object::parse_object;
 pub use render::render;

@@ -3,7 +3,7 @@
 
 use super::{DavResult, calendar_target};
 use crate::caldav::error::DavError;
-use crate::caldav::work::output_error;
+use crate::caldav::work::{LOAD_CHUNK, output_error};
 use crate::caldav::{Ctx, Resp};
 use crate::ical::{self, query::TimeRange};
 use bytes::Bytes;
@@ -30,18 +30,19 @@ pub fn run(ctx: &Ctx<'_>, range: &TimeRange, cancelled: &AtomicBool) -> DavResul
         .into_iter()
         .map(|(p, _)| p)
         .collect();
-    let objects = store.resources(&user, &paths)?;
-    let texts: Vec<String> = objects
-        .iter()
-        .map(|(_, _, b)| String::from_utf8_lossy(b).into_owned())
-        .collect();
     let limits = ical::Limits {
         max_instances: ctx.app.config.limits.max_instances_per_object,
         max_bytes: ctx.app.config.limits.max_response_bytes,
         cancelled,
     };
-    let body = ical::free_busy(texts.iter().map(String::as_str), start, end, &limits)
-        .map_err(|e| output_error(e, &path))?;
+    let mut fb = ical::FreeBusy::new(start, end);
+    for chunk in paths.chunks(LOAD_CHUNK) {
+        for (p, _, b) in store.resources(&user, chunk)? {
+            fb.add(&String::from_utf8_lossy(&b), &limits)
+                .map_err(|e| output_error(e, &p))?;
+        }
+    }
+    let body = fb.finish(&limits).map_err(|e| output_error(e, &path))?;
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
