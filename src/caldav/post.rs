@@ -2,6 +2,8 @@
 //! about some calendar users, answered at once with a
 //! CALDAV:schedule-response holding each one's busy time. Our own users
 //! are answered from their calendars; others get 3.7 (not a user here).
+//! Each address is answered once; the work runs on the work pool, bounded
+//! by the `[limits]` and stopped when the client leaves.
 
 use super::error::{DavError, DavResult, Precondition};
 use super::work::{self, LOAD_CHUNK, output_error};
@@ -76,7 +78,6 @@ pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
     let uid = fb.text("UID").unwrap_or_default();
     let recipients = recipients(fb);
     let app = ctx.app.clone();
-    let user = ctx.user.clone();
     work::heavy(move |cancelled| {
         let limits = &app.config.limits;
         let mut out = String::from(
@@ -92,16 +93,20 @@ pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
             out.push_str("<C:response><C:recipient><D:href>");
             out.push_str(&escape(attendee));
             out.push_str("</D:href></C:recipient>");
+            // None past the cap: answered without looking anyone up.
             let who = if n < MAX_RECIPIENTS {
-                app.store.principal_by_address(attendee)?
+                Some(app.store.principal_by_address(attendee)?)
             } else {
                 None
             };
             match who {
-                _ if n >= MAX_RECIPIENTS => out.push_str(
+                None => out.push_str(
                     "<C:request-status>5.1;Service unavailable: too many recipients in one request</C:request-status>",
                 ),
-                Some(who) => match busy_of(&app.store, &who, start, end, &bounds) {
+                Some(None) => {
+                    out.push_str("<C:request-status>3.7;Invalid calendar user</C:request-status>")
+                }
+                Some(Some(who)) => match busy_of(&app.store, &who, start, end, &bounds) {
                     Ok(data) => {
                         let reply = as_reply(&data, &organizer, attendee, &uid);
                         out.push_str(
@@ -116,9 +121,6 @@ pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
                     Err(BusyError::Output(e)) => return Err(output_error(e, "free-busy")),
                     Err(BusyError::Store(e)) => return Err(e.into()),
                 },
-                None => {
-                    out.push_str("<C:request-status>3.7;Invalid calendar user</C:request-status>")
-                }
             }
             out.push_str("</C:response>");
             if out.len() > limits.max_response_bytes {
@@ -129,7 +131,6 @@ pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
             }
         }
         out.push_str("</C:schedule-response>\n");
-        tracing::debug!("free-busy POST by {user}: {} recipients", recipients.len());
         Ok(xml_response(StatusCode::OK, out))
     })
     .await?

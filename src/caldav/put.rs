@@ -46,15 +46,20 @@ async fn validate<'b>(
     let text = std::str::from_utf8(body).map_err(|_| {
         DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
     })?;
-    // Parsing and indexing (recurrence expansion) is CPU work: off the
-    // async workers, on a blocking thread.
-    let owned = ctx.body.clone();
-    let info = super::work::blocking(move |_| {
-        std::str::from_utf8(&owned)
-            .map_err(|_| ical::IcalError::invalid(0, "the body is not UTF-8"))
-            .and_then(ical::parse_object)
-    })
-    .await??;
+    // Parsing a large body or expanding a rule for the index is CPU work:
+    // off the async workers, on a blocking thread. A small object without
+    // a rule is parsed here (a thread hand-off would cost more).
+    let info = if ical::parse_may_be_costly(text) {
+        let owned = ctx.body.clone();
+        super::work::blocking(move |_| {
+            std::str::from_utf8(&owned)
+                .map_err(|_| ical::IcalError::invalid(0, "the body is not UTF-8"))
+                .and_then(ical::parse_object)
+        })
+        .await??
+    } else {
+        ical::parse_object(text)?
+    };
     let kind = info.kind.as_str();
     if !cal.components.is_empty() && !cal.components.iter().any(|c| c == kind) {
         return Err(DavError::precondition(

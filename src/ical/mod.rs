@@ -23,7 +23,7 @@ pub use bounds::{Limits, OutputError};
 pub use filter::matches;
 pub use freebusy::{FreeBusy, free_busy};
 pub use merge::{merge_calendars, split_by_uid};
-pub use object::parse_object;
+pub use object::{parse_may_be_costly, parse_object};
 pub use render::render;
 
 /// Why an iCalendar text was refused. `line` is 1-based (0 when unknown).
