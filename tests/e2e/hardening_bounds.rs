@@ -254,10 +254,10 @@ fn a_get_answers_promptly_while_heavy_reports_run() {
     let statuses: Vec<u16> = workers.into_iter().map(|w| w.join().unwrap()).collect();
     let all = started.elapsed();
     assert!(statuses.iter().all(|&st| st == 207), "{statuses:?}");
-    // The reports take seconds; the GET does not wait for them.
-    assert!(all > Duration::from_secs(2), "reports too light: {all:?}");
+    // The reports take seconds (before the fix the GET waited ~10 s for
+    // them); the GET does not wait for them.
     assert!(
-        get < Duration::from_millis(1000),
+        get < Duration::from_millis(1000) && get * 4 < all,
         "GET took {get:?} (reports {all:?})"
     );
 }

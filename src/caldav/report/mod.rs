@@ -205,3 +205,41 @@ pub fn calendar_target(ctx: &Ctx<'_>) -> DavResult<(String, String, Node)> {
     let (path, node) = ctx.find_node(user, path)?.ok_or_else(DavError::not_found)?;
     Ok((user.to_string(), path, node))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(inner: &str) -> Report {
+        let body = format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">{inner}</C:calendar-query>"#
+        );
+        xml::parse_report(body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn backwards_ranges_are_refused() {
+        let filter = |tr: &str| {
+            format!(
+                r#"<C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">{tr}</C:comp-filter></C:comp-filter></C:filter>"#
+            )
+        };
+        let ok = query(&filter(
+            r#"<C:time-range start="20240101T000000Z" end="20240102T000000Z"/>"#,
+        ));
+        assert!(check_ranges(&ok).is_ok());
+        let open = query(&filter(r#"<C:time-range start="20240101T000000Z"/>"#));
+        assert!(check_ranges(&open).is_ok());
+        let back = query(&filter(
+            r#"<C:time-range start="20240102T000000Z" end="20240101T000000Z"/>"#,
+        ));
+        let e = check_ranges(&back).unwrap_err();
+        assert_eq!(e.code(), hyper::StatusCode::FORBIDDEN);
+        let expand = query(&format!(
+            r#"<D:prop><C:calendar-data><C:expand start="20250101T000000Z" end="20240101T000000Z"/></C:calendar-data></D:prop>{}"#,
+            filter("")
+        ));
+        assert!(check_ranges(&expand).is_err());
+        assert!(is_heavy(&expand));
+    }
+}
