@@ -90,21 +90,26 @@ pub async fn get(ctx: &Ctx<'_>, head: bool) -> DavResult<Resp> {
             .filter(|(_, n)| !n.is_collection())
             .map(|(p, _)| p)
             .collect();
-        let objects = store.resources(user, &paths)?;
-        let texts: Vec<String> = objects
-            .into_iter()
-            .map(|(_, _, b)| String::from_utf8_lossy(&b).into_owned())
-            .collect();
-        let name = node.displayname.as_deref();
-        let merged = ical::merge_calendars(texts.iter().map(String::as_str), name);
-        if merged.len() > max {
-            return Err(too_large(max, merged.len() as u64));
-        }
-        return Ok(response(
-            merged.into_bytes(),
-            "text/calendar; charset=utf-8",
-            head,
-        ));
+        // Merging every object is CPU work: on the work pool.
+        let (app, user) = (ctx.app.clone(), user.to_string());
+        let name = node.displayname.clone();
+        return super::work::heavy(move |_| {
+            let objects = app.store.resources(&user, &paths)?;
+            let texts: Vec<String> = objects
+                .into_iter()
+                .map(|(_, _, b)| String::from_utf8_lossy(&b).into_owned())
+                .collect();
+            let merged = ical::merge_calendars(texts.iter().map(String::as_str), name.as_deref());
+            if merged.len() > max {
+                return Err(too_large(max, merged.len() as u64));
+            }
+            Ok(response(
+                merged.into_bytes(),
+                "text/calendar; charset=utf-8",
+                head,
+            ))
+        })
+        .await?;
     }
     let mut listing = String::new();
     for (p, n) in children {
