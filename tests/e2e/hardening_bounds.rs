@@ -126,7 +126,7 @@ fn many_alarms_times_many_instances_stay_bounded() {
 }
 
 #[test]
-fn response_limits_are_configurable_and_cover_plain_reports_and_get() {
+fn response_limits_are_configurable_and_cover_plain_reports_get_and_propfind() {
     let s = Server::start_with_config(
         "[limits]\nmax_response_bytes = 200000\nmax_instances_per_object = 5\n",
     );
@@ -152,6 +152,8 @@ fn response_limits_are_configurable_and_cover_plain_reports_and_get() {
     );
     assert_limit(&report(&s, &multiget));
     assert_limit(&s.req("GET", CAL, &[], ""));
+    let propfind = r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop></D:propfind>"#;
+    assert_limit(&s.req("PROPFIND", CAL, &[("Depth", "1")], propfind));
     // One object is fine.
     let one = multiget.replace(&format!("<D:href>{CAL}b1.ics</D:href>"), "");
     let one = one.replace(&format!("<D:href>{CAL}b2.ics</D:href>"), "");
