@@ -154,7 +154,8 @@ pub struct LimitsConfig {
     /// 507 and DAV:number-of-matches-within-limits.
     pub max_instances_per_object: usize,
     /// Largest generated response body in bytes (REPORT answers, free/busy,
-    /// a calendar collection as one document), checked while it is written;
+    /// a calendar collection as one document, PROPFIND with calendar-data),
+    /// checked while it is written;
     /// a larger one is refused with 507 (DAV:number-of-matches-within-limits).
     pub max_response_bytes: usize,
 }
