@@ -36,6 +36,11 @@ pub const DEFAULT_MAX_ATTENDEES_PER_INSTANCE: usize = 2000;
 pub const DEFAULT_MAX_DELEGATES_PER_REPLY: usize = 10;
 /// Five events at the attendee maximum per hour; far above any person's use.
 pub const DEFAULT_INVITATIONS_PER_HOUR: u64 = 10_000;
+/// Most instances of one recurring object expanded for a report
+/// (CALDAV:expand, limit-recurrence-set, free/busy).
+pub const DEFAULT_MAX_INSTANCES_PER_OBJECT: usize = 10_000;
+/// Largest generated response body (REPORT, free/busy, a calendar as one document).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -193,6 +198,15 @@ pub struct LimitsConfig {
     /// principal per hour (a sliding hour); over it a write that would
     /// queue more is refused with 429 and Retry-After and queues nothing.
     pub invitations_per_hour: u64,
+    /// Most instances of one recurring object a report expands (CALDAV:expand,
+    /// limit-recurrence-set, free/busy); more in the range is answered with
+    /// 507 and DAV:number-of-matches-within-limits.
+    pub max_instances_per_object: usize,
+    /// Largest generated response body in bytes (REPORT answers, free/busy,
+    /// a calendar collection as one document, PROPFIND with calendar-data),
+    /// checked while it is written;
+    /// a larger one is refused with 507 (DAV:number-of-matches-within-limits).
+    pub max_response_bytes: usize,
 }
 
 impl Default for ServerConfig {
@@ -219,6 +233,8 @@ impl Default for LimitsConfig {
             max_attendees_per_instance: DEFAULT_MAX_ATTENDEES_PER_INSTANCE,
             max_delegates_per_reply: DEFAULT_MAX_DELEGATES_PER_REPLY,
             invitations_per_hour: DEFAULT_INVITATIONS_PER_HOUR,
+            max_instances_per_object: DEFAULT_MAX_INSTANCES_PER_OBJECT,
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }

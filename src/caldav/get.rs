@@ -2,7 +2,7 @@
 //! text/calendar document (so a plain webcal subscription works); other
 //! collections as a short plain-text listing.
 
-use super::error::{DavError, DavResult};
+use super::error::{DavError, DavResult, Precondition};
 use super::path::Target;
 use super::{Ctx, Resp, empty};
 use crate::ical;
@@ -25,6 +25,13 @@ fn response(body: Vec<u8>, content_type: &str, head: bool) -> Resp {
     }
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     r
+}
+
+fn too_large(max: usize, size: u64) -> DavError {
+    DavError::precondition(
+        Precondition::NumberOfMatchesWithinLimits,
+        format!("the calendar is {size} bytes, more than limits.max_response_bytes ({max})"),
+    )
 }
 
 pub async fn get(ctx: &Ctx<'_>, head: bool) -> DavResult<Resp> {
@@ -68,23 +75,41 @@ pub async fn get(ctx: &Ctx<'_>, head: bool) -> DavResult<Resp> {
     }
     let children = store.children(user, &path)?;
     if node.calendar().is_some() {
+        // The whole calendar as one document: refused before anything is
+        // read when the objects alone exceed limits.max_response_bytes.
+        let max = ctx.app.config.limits.max_response_bytes;
+        let total: u64 = children
+            .iter()
+            .filter_map(|(_, n)| n.resource().map(|r| r.size))
+            .sum();
+        if total > max as u64 {
+            return Err(too_large(max, total));
+        }
         let paths: Vec<String> = children
             .into_iter()
             .filter(|(_, n)| !n.is_collection())
             .map(|(p, _)| p)
             .collect();
-        let objects = store.resources(user, &paths)?;
-        let texts: Vec<String> = objects
-            .into_iter()
-            .map(|(_, _, b)| String::from_utf8_lossy(&b).into_owned())
-            .collect();
-        let name = node.displayname.as_deref();
-        let merged = ical::merge_calendars(texts.iter().map(String::as_str), name);
-        return Ok(response(
-            merged.into_bytes(),
-            "text/calendar; charset=utf-8",
-            head,
-        ));
+        // Merging every object is CPU work: on the work pool.
+        let (app, user) = (ctx.app.clone(), user.to_string());
+        let name = node.displayname.clone();
+        return super::work::heavy(move |_| {
+            let objects = app.store.resources(&user, &paths)?;
+            let texts: Vec<String> = objects
+                .into_iter()
+                .map(|(_, _, b)| String::from_utf8_lossy(&b).into_owned())
+                .collect();
+            let merged = ical::merge_calendars(texts.iter().map(String::as_str), name.as_deref());
+            if merged.len() > max {
+                return Err(too_large(max, merged.len() as u64));
+            }
+            Ok(response(
+                merged.into_bytes(),
+                "text/calendar; charset=utf-8",
+                head,
+            ))
+        })
+        .await?;
     }
     let mut listing = String::new();
     for (p, n) in children {

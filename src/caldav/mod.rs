@@ -17,6 +17,7 @@ mod props;
 mod put;
 mod report;
 mod schedule;
+mod work;
 pub mod xml;
 
 use crate::auth::AuthResult;
@@ -30,13 +31,15 @@ use hyper::http::request::Parts;
 use hyper::{Method, Request, Response, StatusCode};
 use path::Target;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub type Resp = Response<Full<Bytes>>;
 
 /// Everything a method handler gets: validated inputs only.
 pub struct Ctx<'a> {
-    pub app: &'a App,
+    /// Shared, so that heavy work can take it to a blocking thread.
+    pub app: &'a Arc<App>,
     /// The authenticated user.
     pub user: String,
     pub target: Target,
@@ -51,7 +54,7 @@ pub struct Ctx<'a> {
 const MAX_UNREAD_DRAIN: u64 = 64 * 1024;
 
 /// Handle one HTTP request from `client`; never fails, never panics on input.
-pub async fn handle(app: &App, req: Request<Incoming>, client: IpAddr) -> Resp {
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>, client: IpAddr) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
@@ -96,7 +99,11 @@ enum Head {
 }
 
 /// The answer, and whether the connection can stay open after it.
-async fn dispatch(app: &App, req: Request<Incoming>, client: IpAddr) -> (DavResult<Resp>, bool) {
+async fn dispatch(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    client: IpAddr,
+) -> (DavResult<Resp>, bool) {
     let (parts, body) = req.into_parts();
     // Everything that can be refused from the head is refused before the
     // body is read, so an unauthenticated client cannot make the server

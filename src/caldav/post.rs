@@ -2,18 +2,22 @@
 //! about some calendar users, answered at once with a
 //! CALDAV:schedule-response holding each one's busy time. Our own users
 //! are answered from their calendars; others get 3.7 (not a user here).
+//! Each address is answered once; the work runs on the work pool, bounded
+//! by the `[limits]` and stopped when the client leaves.
 
 use super::error::{DavError, DavResult, Precondition};
+use super::work::{self, LOAD_CHUNK, output_error};
 use super::xml::escape;
 use super::{Ctx, Resp, xml_response};
-use crate::ical;
 use crate::ical::model::{Comp, parse};
 use crate::ical::timezone::parse_date_time;
-use crate::store::{ScheduleBox, normalize_address};
+use crate::ical::{self, OutputError};
+use crate::store::{ScheduleBox, Store, normalize_address};
 use chrono::{DateTime, Utc};
 use hyper::StatusCode;
 
-/// Most recipients answered in one request.
+/// Most distinct recipients whose busy time one request computes; the
+/// others are answered 5.1 (RFC 6638 section 5 lets a server refuse).
 const MAX_RECIPIENTS: usize = 100;
 
 fn utc_value(c: &Comp<'_>, name: &str) -> Option<DateTime<Utc>> {
@@ -72,61 +76,108 @@ pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
         ));
     }
     let uid = fb.text("UID").unwrap_or_default();
-    let attendees: Vec<String> = fb
-        .props_named("ATTENDEE")
-        .map(|p| p.value.trim().to_string())
-        .take(MAX_RECIPIENTS)
-        .collect();
-    let mut out = String::from(
-        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<C:schedule-response xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">",
-    );
-    for attendee in &attendees {
-        out.push_str("<C:response><C:recipient><D:href>");
-        out.push_str(&escape(attendee));
-        out.push_str("</D:href></C:recipient>");
-        match store.principal_by_address(attendee)? {
-            Some(who) => {
-                let data = busy_of(ctx, &who, start, end)?;
-                let reply = as_reply(&data, &organizer, attendee, &uid);
-                out.push_str("<C:request-status>2.0;Success</C:request-status><C:calendar-data>");
-                out.push_str(&escape(&reply));
-                out.push_str("</C:calendar-data>");
+    let recipients = recipients(fb);
+    let app = ctx.app.clone();
+    work::heavy(move |cancelled| {
+        let limits = &app.config.limits;
+        let mut out = String::from(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<C:schedule-response xmlns:D=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">",
+        );
+        for (n, attendee) in recipients.iter().enumerate() {
+            let bounds = ical::Limits {
+                max_instances: limits.max_instances_per_object,
+                max_bytes: limits.max_response_bytes.saturating_sub(out.len()),
+                cancelled,
+            };
+            bounds.check().map_err(|e| output_error(e, "free-busy"))?;
+            out.push_str("<C:response><C:recipient><D:href>");
+            out.push_str(&escape(attendee));
+            out.push_str("</D:href></C:recipient>");
+            // None past the cap: answered without looking anyone up.
+            let who = if n < MAX_RECIPIENTS {
+                Some(app.store.principal_by_address(attendee)?)
+            } else {
+                None
+            };
+            match who {
+                None => out.push_str(
+                    "<C:request-status>5.1;Service unavailable: too many recipients in one request</C:request-status>",
+                ),
+                Some(None) => {
+                    out.push_str("<C:request-status>3.7;Invalid calendar user</C:request-status>")
+                }
+                Some(Some(who)) => match busy_of(&app.store, &who, start, end, &bounds) {
+                    Ok(data) => {
+                        let reply = as_reply(&data, &organizer, attendee, &uid);
+                        out.push_str(
+                            "<C:request-status>2.0;Success</C:request-status><C:calendar-data>",
+                        );
+                        out.push_str(&escape(&reply));
+                        out.push_str("</C:calendar-data>");
+                    }
+                    Err(BusyError::Output(OutputError::TooManyInstances(_))) => out.push_str(
+                        "<C:request-status>5.1;Service unavailable: too many instances in the range</C:request-status>",
+                    ),
+                    Err(BusyError::Output(e)) => return Err(output_error(e, "free-busy")),
+                    Err(BusyError::Store(e)) => return Err(e.into()),
+                },
             }
-            None => out.push_str("<C:request-status>3.7;Invalid calendar user</C:request-status>"),
+            out.push_str("</C:response>");
+            if out.len() > limits.max_response_bytes {
+                return Err(output_error(
+                    OutputError::TooLarge(limits.max_response_bytes),
+                    "free-busy",
+                ));
+            }
         }
-        out.push_str("</C:response>");
-    }
-    out.push_str("</C:schedule-response>\n");
-    Ok(xml_response(StatusCode::OK, out))
+        out.push_str("</C:schedule-response>\n");
+        Ok(xml_response(StatusCode::OK, out))
+    })
+    .await?
+}
+
+/// The ATTENDEEs asked about, each address once (compared normalized, in
+/// the order first given).
+fn recipients(fb: &Comp<'_>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    fb.props_named("ATTENDEE")
+        .map(|p| p.value.trim().to_string())
+        .filter(|a| seen.insert(normalize_address(a)))
+        .collect()
+}
+
+enum BusyError {
+    Store(crate::store::StoreError),
+    Output(OutputError),
 }
 
 /// Free/busy of every calendar of `user` over [start, end).
 fn busy_of(
-    ctx: &Ctx<'_>,
+    store: &Store,
     user: &str,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> DavResult<String> {
-    let store = &ctx.app.store;
-    let mut texts = Vec::new();
-    for (cal, node) in store.children(user, "")? {
+    limits: &ical::Limits<'_>,
+) -> Result<String, BusyError> {
+    let mut fb = ical::FreeBusy::new(start, end);
+    for (cal, node) in store.children(user, "").map_err(BusyError::Store)? {
         if node.calendar().is_none() {
             continue;
         }
         let paths: Vec<String> = store
-            .time_candidates(user, &cal, Some(start.timestamp()), Some(end.timestamp()))?
+            .time_candidates(user, &cal, Some(start.timestamp()), Some(end.timestamp()))
+            .map_err(BusyError::Store)?
             .into_iter()
             .map(|(p, _)| p)
             .collect();
-        for (_, _, body) in store.resources(user, &paths)? {
-            texts.push(String::from_utf8_lossy(&body).into_owned());
+        for chunk in paths.chunks(LOAD_CHUNK) {
+            for (_, _, body) in store.resources(user, chunk).map_err(BusyError::Store)? {
+                fb.add(&String::from_utf8_lossy(&body), limits)
+                    .map_err(BusyError::Output)?;
+            }
         }
     }
-    Ok(ical::free_busy(
-        texts.iter().map(String::as_str),
-        start,
-        end,
-    ))
+    fb.finish(limits).map_err(BusyError::Output)
 }
 
 /// Turn the VFREEBUSY of `free_busy` into an iTIP REPLY (RFC 5546 section 3.3.3).

@@ -77,6 +77,13 @@ pub async fn propfind(ctx: &Ctx<'_>) -> DavResult<Resp> {
                     } else {
                         respond(ctx, &mut ms, &res, &request);
                     }
+                    let max = ctx.app.config.limits.max_response_bytes;
+                    if ms.written() > max {
+                        return Err(DavError::precondition(
+                            Precondition::NumberOfMatchesWithinLimits,
+                            format!("the answer exceeds limits.max_response_bytes ({max})"),
+                        ));
+                    }
                 }
             }
         }

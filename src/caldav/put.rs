@@ -24,7 +24,7 @@ const PLAN_ATTEMPTS: usize = 3;
 
 /// Check a body against the calendar's rules; returns the text and what
 /// the store keeps about it.
-fn validate<'b>(
+async fn validate<'b>(
     ctx: &Ctx<'_>,
     cal: &CalendarProps,
     content_type: &str,
@@ -47,7 +47,6 @@ fn validate<'b>(
     let text = std::str::from_utf8(body).map_err(|_| {
         DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
     })?;
-    let info = ical::parse_object(text)?;
     let max = ctx.app.config.limits.max_attendees_per_instance;
     let most = scheduling::most_attendees(text);
     if most > max {
@@ -56,6 +55,20 @@ fn validate<'b>(
             format!("{most} ATTENDEEs in one component; at most {max} are allowed"),
         ));
     }
+    // Parsing a large body or expanding a rule for the index is CPU work:
+    // off the async workers, on a blocking thread. A small object without
+    // a rule is parsed here (a thread hand-off would cost more).
+    let info = if ical::parse_may_be_costly(text) {
+        let owned = ctx.body.clone();
+        super::work::blocking(move |_| {
+            std::str::from_utf8(&owned)
+                .map_err(|_| ical::IcalError::invalid(0, "the body is not UTF-8"))
+                .and_then(ical::parse_object)
+        })
+        .await??
+    } else {
+        ical::parse_object(text)?
+    };
     let kind = info.kind.as_str();
     if !cal.components.is_empty() && !cal.components.iter().any(|c| c == kind) {
         return Err(DavError::precondition(
@@ -92,7 +105,7 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         .unwrap_or("application/octet-stream")
         .to_string();
     let text = match &calendar {
-        Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body)?),
+        Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body).await?),
         None => None,
     };
     let used = store.usage(user)?;

@@ -4,8 +4,8 @@
 //! FREEBUSY periods of stored VFREEBUSY components, merged per type and
 //! clipped to the requested range, in UTC. Floating times are taken as UTC.
 
-use super::filter::QUERY_CAP;
-use super::model::{Comp, parse, write_line};
+use super::bounds::{Limits, Out, OutputError};
+use super::model::{Comp, parse};
 use super::recurrence::expand;
 use super::timezone::{Zones, fmt_utc, prop_times};
 use chrono::{DateTime, Utc};
@@ -20,7 +20,16 @@ fn add(periods: &mut [Vec<(i64, i64)>; 3], kind: usize, s: i64, e: i64, lo: i64,
     }
 }
 
-fn collect(cal: &Comp<'_>, lo: i64, hi: i64, periods: &mut [Vec<(i64, i64)>; 3]) {
+/// Bytes of one written FREEBUSY line, at least.
+const PERIOD_LINE: usize = "FREEBUSY:20240101T000000Z/20240101T010000Z\r\n".len();
+
+fn collect(
+    cal: &Comp<'_>,
+    lo: i64,
+    hi: i64,
+    periods: &mut [Vec<(i64, i64)>; 3],
+    limits: &Limits<'_>,
+) -> Result<(), OutputError> {
     let zones = Zones::from_calendar(cal);
     let mut events: HashMap<String, Vec<&Comp<'_>>> = HashMap::new();
     for c in &cal.comps {
@@ -46,10 +55,16 @@ fn collect(cal: &Comp<'_>, lo: i64, hi: i64, periods: &mut [Vec<(i64, i64)>; 3])
             _ => {}
         }
     }
+    let cap = limits.max_instances;
     for members in events.values() {
-        let Ok(exp) = expand(members, &zones, None, lo, hi, QUERY_CAP) else {
+        limits.check()?;
+        let Ok(exp) = expand(members, &zones, None, lo, hi, cap.saturating_add(1)) else {
             continue;
         };
+        // Stopped inside the range: the busy time would be incomplete.
+        if exp.more_after.is_some_and(|m| m < hi) || exp.items.len() > cap {
+            return Err(OutputError::TooManyInstances(cap));
+        }
         for item in exp.items {
             let c = members[item.member];
             let upper = |n: &str| c.text(n).map(|v| v.trim().to_ascii_uppercase());
@@ -66,6 +81,24 @@ fn collect(cal: &Comp<'_>, lo: i64, hi: i64, periods: &mut [Vec<(i64, i64)>; 3])
             add(periods, kind, item.start, item.end, lo, hi);
         }
     }
+    Ok(())
+}
+
+/// Merge the collected periods in place once they grow past what the
+/// answer may hold; refuse when even merged they do not fit.
+fn compact(periods: &mut [Vec<(i64, i64)>; 3], max_bytes: usize) -> Result<(), OutputError> {
+    let most = max_bytes / PERIOD_LINE;
+    let total: usize = periods.iter().map(Vec::len).sum();
+    if total <= most.max(1024) * 2 {
+        return Ok(());
+    }
+    for list in periods.iter_mut() {
+        *list = merge(std::mem::take(list));
+    }
+    if periods.iter().map(Vec::len).sum::<usize>() > most {
+        return Err(OutputError::TooLarge(max_bytes));
+    }
+    Ok(())
 }
 
 /// Sort and merge overlapping or touching periods.
@@ -81,51 +114,80 @@ fn merge(mut v: Vec<(i64, i64)>) -> Vec<(i64, i64)> {
     out
 }
 
-/// A VCALENDAR with one VFREEBUSY covering [start, end).
+/// A VCALENDAR with one VFREEBUSY covering [start, end), within `limits`
+/// (instances per recurrence set, bytes of the answer, cancellation).
 pub fn free_busy<'a>(
     objects: impl IntoIterator<Item = &'a str>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
-) -> String {
-    let (lo, hi) = (start.timestamp(), end.timestamp());
-    let mut periods: [Vec<(i64, i64)>; 3] = Default::default();
+    limits: &Limits<'_>,
+) -> Result<String, OutputError> {
+    let mut fb = FreeBusy::new(start, end);
     for text in objects {
-        let Ok(top) = parse(text) else { continue };
+        fb.add(text, limits)?;
+    }
+    fb.finish(limits)
+}
+
+/// Busy time collected object by object, so that callers need not hold
+/// every object at once.
+pub struct FreeBusy {
+    lo: i64,
+    hi: i64,
+    periods: [Vec<(i64, i64)>; 3],
+}
+
+impl FreeBusy {
+    pub fn new(start: DateTime<Utc>, end: DateTime<Utc>) -> Self {
+        FreeBusy {
+            lo: start.timestamp(),
+            hi: end.timestamp(),
+            periods: Default::default(),
+        }
+    }
+
+    /// Add the busy time of one stored object (unparseable text adds none).
+    pub fn add(&mut self, text: &str, limits: &Limits<'_>) -> Result<(), OutputError> {
+        limits.check()?;
+        let Ok(top) = parse(text) else {
+            return Ok(());
+        };
         for cal in top.iter().filter(|c| c.name == "VCALENDAR") {
-            collect(cal, lo, hi, &mut periods);
+            collect(cal, self.lo, self.hi, &mut self.periods, limits)?;
         }
+        compact(&mut self.periods, limits.max_bytes)
     }
-    let mut out = String::new();
-    for l in [
-        "BEGIN:VCALENDAR",
-        "VERSION:2.0",
-        "PRODID:-//Herald//Herald Calendar Server//EN",
-        "BEGIN:VFREEBUSY",
-    ] {
-        write_line(&mut out, l);
-    }
-    write_line(
-        &mut out,
-        &format!("DTSTAMP:{}", fmt_utc(Utc::now().timestamp())),
-    );
-    write_line(&mut out, &format!("DTSTART:{}", fmt_utc(lo)));
-    write_line(&mut out, &format!("DTEND:{}", fmt_utc(hi)));
-    for (kind, list) in periods.into_iter().enumerate() {
-        for (s, e) in merge(list) {
-            let param = if kind == 0 {
-                String::new()
-            } else {
-                format!(";FBTYPE={}", TYPES[kind])
-            };
-            write_line(
-                &mut out,
-                &format!("FREEBUSY{param}:{}/{}", fmt_utc(s), fmt_utc(e)),
-            );
+
+    /// The VCALENDAR text.
+    pub fn finish(self, limits: &Limits<'_>) -> Result<String, OutputError> {
+        let FreeBusy { lo, hi, periods } = self;
+        let mut out = Out::new(limits.max_bytes, 512);
+        for l in [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//Herald//Herald Calendar Server//EN",
+            "BEGIN:VFREEBUSY",
+        ] {
+            out.line(l)?;
         }
+        out.line(&format!("DTSTAMP:{}", fmt_utc(Utc::now().timestamp())))?;
+        out.line(&format!("DTSTART:{}", fmt_utc(lo)))?;
+        out.line(&format!("DTEND:{}", fmt_utc(hi)))?;
+        for (kind, list) in periods.into_iter().enumerate() {
+            let list = merge(list);
+            for (s, e) in list {
+                let param = if kind == 0 {
+                    String::new()
+                } else {
+                    format!(";FBTYPE={}", TYPES[kind])
+                };
+                out.line(&format!("FREEBUSY{param}:{}/{}", fmt_utc(s), fmt_utc(e)))?;
+            }
+        }
+        out.line("END:VFREEBUSY")?;
+        out.line("END:VCALENDAR")?;
+        Ok(out.buf)
     }
-    write_line(&mut out, "END:VFREEBUSY");
-    write_line(&mut out, "END:VCALENDAR");
-    out
 }
 
 #[cfg(test)]
@@ -172,7 +234,7 @@ mod tests {
         let objs = [a.as_str(), &b, &c, &d, &e, &f, &r, fb, "garbage"];
         let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
         let end = Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap();
-        let out = free_busy(objs, start, end);
+        let out = free_busy(objs, start, end, &Limits::new(5000, 1 << 20)).unwrap();
         let lines: Vec<&str> = out
             .split("\r\n")
             .filter(|l| l.starts_with("FREEBUSY"))
@@ -190,5 +252,26 @@ mod tests {
         );
         assert!(out.contains("DTSTART:20240101T000000Z\r\nDTEND:20240102T000000Z\r\n"));
         assert!(out.starts_with("BEGIN:VCALENDAR\r\n"));
+    }
+
+    #[test]
+    fn limits_refuse_rather_than_truncate() {
+        let r = ev(
+            "r",
+            "20240101T170000Z",
+            "20240101T173000Z",
+            "RRULE:FREQ=DAILY\r\n",
+        );
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+        assert!(free_busy([r.as_str()], start, end, &Limits::new(31, 1 << 20)).is_ok());
+        assert_eq!(
+            free_busy([r.as_str()], start, end, &Limits::new(30, 1 << 20)),
+            Err(OutputError::TooManyInstances(30))
+        );
+        assert_eq!(
+            free_busy([r.as_str()], start, end, &Limits::new(31, 500)),
+            Err(OutputError::TooLarge(500))
+        );
     }
 }

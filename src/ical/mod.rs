@@ -4,6 +4,7 @@
 //! import splitting and collection export) and its error type. The work is
 //! done in the sub-modules; this file only declares the shared types.
 
+mod bounds;
 pub(crate) mod edit;
 mod filter;
 mod freebusy;
@@ -13,14 +14,16 @@ mod object;
 pub mod query;
 mod recurrence;
 mod render;
+mod rule_cost;
 pub(crate) mod timezone;
 
 use std::fmt;
 
+pub use bounds::{Limits, OutputError};
 pub use filter::matches;
-pub use freebusy::free_busy;
+pub use freebusy::{FreeBusy, free_busy};
 pub use merge::{merge_calendars, split_by_uid};
-pub use object::parse_object;
+pub use object::{parse_may_be_costly, parse_object};
 pub use render::render;
 
 /// Why an iCalendar text was refused. `line` is 1-based (0 when unknown).

@@ -116,6 +116,20 @@ fn check_component(c: &Comp<'_>, kind: ComponentKind) -> Result<(), IcalError> {
     Ok(())
 }
 
+/// Bodies up to this size without a recurrence rule are cheap to parse.
+const CHEAP_BYTES: usize = 16 * 1024;
+
+/// Whether [`parse_object`] may cost more than a thread hand-off (tens of
+/// microseconds): a body over 16 KiB, or one with an RRULE to expand.
+pub fn parse_may_be_costly(text: &str) -> bool {
+    text.len() > CHEAP_BYTES
+        || text.split('\n').any(|l| {
+            l.trim_start()
+                .get(..5)
+                .is_some_and(|n| n.eq_ignore_ascii_case("RRULE"))
+        })
+}
+
 /// Validate one calendar object resource and index its instances.
 pub fn parse_object(text: &str) -> Result<ObjectInfo, IcalError> {
     let cal = single_calendar(text)?;
@@ -291,6 +305,16 @@ mod tests {
         );
         let no_start = cal("BEGIN:VEVENT\r\nUID:x\r\nEND:VEVENT\r\n");
         assert!(parse_object(&no_start).is_err());
+    }
+
+    #[test]
+    fn cost_estimate() {
+        assert!(!parse_may_be_costly(&cal(EV)));
+        assert!(parse_may_be_costly(&cal(
+            &EV.replace("SUMMARY:x", "rrule:FREQ=DAILY")
+        )));
+        let big = EV.replace("SUMMARY:x", &format!("SUMMARY:{}", "x".repeat(20_000)));
+        assert!(parse_may_be_costly(&cal(&big)));
     }
 
     #[test]

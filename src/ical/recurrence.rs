@@ -384,6 +384,8 @@ fn rrule_starts(
         }
         parsed = parsed.until(until_dt);
     }
+    let cost = super::rule_cost::check(&body)?;
+    let budget = super::rule_cost::result_budget(&body, cost, BUDGET);
     let validated = parsed.validate(start).map_err(|e| bad(&e))?;
     let set = rrule::RRuleSet::new(start).rrule(validated).limit();
     let mut out = Vec::new();
@@ -396,7 +398,7 @@ fn rrule_starts(
         if s > hi {
             return Ok((Some(s), out));
         }
-        if out.len() >= cap || n >= BUDGET {
+        if out.len() >= cap || n >= budget {
             return Ok((Some(s), out));
         }
         if s >= lo {

@@ -8,8 +8,9 @@
 //! with RANGE=THISANDFUTURE are treated as single-instance overrides.
 
 use super::IcalError;
-use super::filter::{QUERY_CAP, range_secs};
-use super::model::{Comp, Prop, write_comp};
+use super::bounds::{Limits, Out, OutputError};
+use super::filter::range_secs;
+use super::model::{Comp, Prop};
 use super::object::single_calendar;
 use super::query::{CalendarDataSpec, CompSelect, TimeRange};
 use super::recurrence::{Item, expand, overlaps};
@@ -17,34 +18,115 @@ use super::timezone::{Zones, fmt_utc, prop_times, utc_dt};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
-/// Produce calendar-data for `text` according to `spec`.
-pub fn render(text: &str, spec: &CalendarDataSpec) -> Result<String, IcalError> {
+/// Produce calendar-data for `text` according to `spec`, within `limits`:
+/// at most `max_instances` instances per recurrence set and `max_bytes` of
+/// output, checked as it is written (instances are written one at a time,
+/// never collected).
+pub fn render(
+    text: &str,
+    spec: &CalendarDataSpec,
+    limits: &Limits<'_>,
+) -> Result<String, OutputError> {
     if spec.comp.is_none()
         && spec.expand.is_none()
         && spec.limit_recurrence_set.is_none()
         && spec.limit_freebusy_set.is_none()
     {
+        if text.len() > limits.max_bytes {
+            return Err(OutputError::TooLarge(limits.max_bytes));
+        }
         return Ok(text.to_string());
     }
-    let mut cal = single_calendar(text)?;
+    let cal = single_calendar(text)?;
     let zones = Zones::from_calendar(&cal);
-    if let Some(tr) = &spec.expand {
-        cal.comps = expand_set(&cal, &zones, tr)?;
+    // The children to write: a component as stored, or one instance of it.
+    let children: Vec<(&Comp<'_>, Option<Item>)> = if let Some(tr) = &spec.expand {
+        expand_set(&cal, &zones, tr, limits)?
     } else if let Some(tr) = &spec.limit_recurrence_set {
-        cal.comps = limit_set(&cal, &zones, tr)?;
+        limit_set(&cal, &zones, tr, limits)?
+            .into_iter()
+            .map(|c| (c, None))
+            .collect()
+    } else {
+        cal.comps.iter().map(|c| (c, None)).collect()
+    };
+    let sel = spec.comp.as_ref();
+    let mut out = Out::new(limits.max_bytes, text.len() + 64);
+    out.line("BEGIN:VCALENDAR")?;
+    for p in cal.props.iter().filter(|p| keeps_prop(&cal, sel, p)) {
+        out.line(&p.line)?;
     }
-    if let Some(tr) = &spec.limit_freebusy_set {
-        for c in cal.comps.iter_mut().filter(|c| c.name == "VFREEBUSY") {
-            limit_freebusy(c, &zones, tr);
+    for (c, item) in children {
+        limits.check()?;
+        let Some(child_sel) = child_select(sel, c) else {
+            continue;
+        };
+        let limited;
+        let c = match &spec.limit_freebusy_set {
+            Some(tr) if c.name == "VFREEBUSY" => {
+                let mut copy = c.clone();
+                limit_freebusy(&mut copy, &zones, tr);
+                limited = copy;
+                &limited
+            }
+            _ => c,
+        };
+        let timing = item.as_ref().and_then(|i| instance_timing(c, i));
+        write_selected(&mut out, c, child_sel, timing.as_deref())?;
+    }
+    out.line("END:VCALENDAR")?;
+    Ok(out.buf)
+}
+
+/// Whether property `p` of `comp` survives the selection `sel`.
+fn keeps_prop(comp: &Comp<'_>, sel: Option<&CompSelect>, p: &Prop<'_>) -> bool {
+    let Some(sel) = sel else { return true };
+    sel.all_props
+        || (comp.name == "VCALENDAR" && matches!(p.name.as_str(), "VERSION" | "PRODID"))
+        || sel.props.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
+}
+
+/// The selection for child `c` of a component selected by `sel`: None when
+/// the child is left out, Some(None) when it is written whole.
+fn child_select<'s>(sel: Option<&'s CompSelect>, c: &Comp<'_>) -> Option<Option<&'s CompSelect>> {
+    match sel {
+        None => Some(None),
+        Some(s) if s.all_comps => Some(None),
+        Some(s) => s
+            .comps
+            .iter()
+            .find(|x| x.name.eq_ignore_ascii_case(&c.name))
+            .map(Some),
+    }
+}
+
+/// Write `c` under selection `sel`; with `timing`, its timing properties
+/// are replaced by those (one instance of a recurrence set).
+fn write_selected(
+    out: &mut Out,
+    c: &Comp<'_>,
+    sel: Option<&CompSelect>,
+    timing: Option<&[Prop<'static>]>,
+) -> Result<(), OutputError> {
+    if sel.is_none() && timing.is_none() {
+        return out.comp(c);
+    }
+    out.line(&format!("BEGIN:{}", c.name))?;
+    let kept = c
+        .props
+        .iter()
+        .filter(|p| timing.is_none() || !TIMING.contains(&p.name.as_str()));
+    for p in kept.chain(timing.unwrap_or(&[])) {
+        if keeps_prop(c, sel, p) {
+            out.line(&p.line)?;
         }
     }
-    let cal = match &spec.comp {
-        Some(sel) => select(&cal, sel),
-        None => cal,
-    };
-    let mut out = String::with_capacity(text.len() + 64);
-    write_comp(&mut out, &cal);
-    Ok(out)
+    for sub in &c.comps {
+        if let Some(s) = child_select(sel, sub) {
+            write_selected(out, sub, s, None)?;
+        }
+    }
+    out.line(&format!("END:{}", c.name))
 }
 
 /// A new property from a complete logical line.
@@ -81,23 +163,38 @@ fn groups<'c, 'a>(cal: &'c Comp<'a>) -> Vec<Vec<&'c Comp<'a>>> {
     order
 }
 
-fn expansion(members: &[&Comp<'_>], zones: &Zones, tr: &TimeRange) -> Result<Vec<Item>, IcalError> {
+/// The instances of one recurrence set overlapping the range, sorted;
+/// refused when there are more than `max_instances` of them.
+fn expansion(
+    members: &[&Comp<'_>],
+    zones: &Zones,
+    tr: &TimeRange,
+    limits: &Limits<'_>,
+) -> Result<Vec<Item>, OutputError> {
     let (lo, hi) = range_secs(tr);
     let line = members.first().map_or(0, |c| c.lineno);
+    let cap = limits.max_instances;
     let exp = expand(
         members,
         zones,
         None,
         lo.unwrap_or(i64::MIN),
         hi.unwrap_or(i64::MAX),
-        QUERY_CAP,
+        cap.saturating_add(1),
     )
     .map_err(|m| IcalError::invalid(line, m))?;
+    // Stopped (by the cap or the rule's work budget) inside the range.
+    if exp.more_after.is_some_and(|m| hi.is_none_or(|h| m < h)) {
+        return Err(OutputError::TooManyInstances(cap));
+    }
     let mut items: Vec<Item> = exp
         .items
         .into_iter()
         .filter(|i| overlaps(i.start, i.end, lo, hi))
         .collect();
+    if items.len() > cap {
+        return Err(OutputError::TooManyInstances(cap));
+    }
     items.sort_by_key(|i| i.start);
     Ok(items)
 }
@@ -122,63 +219,67 @@ const TIMING: &[&str] = &[
     "EXRULE",
 ];
 
-/// One instance of `comp` as a stand-alone component with UTC times.
-fn instance<'a>(comp: &Comp<'a>, item: &Item) -> Comp<'a> {
-    let Some(st) = item.start_time else {
-        return comp.clone();
-    };
+/// The timing properties of one instance of `comp`, in UTC (None for a
+/// component without a start, which is written as stored).
+fn instance_timing(comp: &Comp<'_>, item: &Item) -> Option<Vec<Prop<'static>>> {
+    let st = item.start_time?;
     let date = st.is_date();
-    let mut out = comp.clone();
-    out.props.retain(|p| !TIMING.contains(&p.name.as_str()));
-    out.props.push(date_or_utc("DTSTART", item.start, date));
+    let mut out = vec![date_or_utc("DTSTART", item.start, date)];
     if comp.prop("DTEND").is_some() {
-        out.props.push(date_or_utc("DTEND", item.end, date));
+        out.push(date_or_utc("DTEND", item.end, date));
     }
     if comp.prop("DUE").is_some() {
-        out.props.push(date_or_utc("DUE", item.end, date));
+        out.push(date_or_utc("DUE", item.end, date));
     }
     if let Some(rid) = item.rid {
-        out.props.push(date_or_utc("RECURRENCE-ID", rid, date));
+        out.push(date_or_utc("RECURRENCE-ID", rid, date));
     }
-    out
+    Some(out)
 }
 
-fn expand_set<'a>(
-    cal: &Comp<'a>,
+/// The children of an expanded calendar: every instance in the range (at
+/// most `max_instances` per recurrence set), then the components that do
+/// not recur; VTIMEZONE is dropped (times are in UTC).
+fn expand_set<'c, 'a>(
+    cal: &'c Comp<'a>,
     zones: &Zones,
     tr: &TimeRange,
-) -> Result<Vec<Comp<'a>>, IcalError> {
+    limits: &Limits<'_>,
+) -> Result<Vec<(&'c Comp<'a>, Option<Item>)>, OutputError> {
     let mut out = Vec::new();
     for members in groups(cal) {
         let mut last_fixed = None;
-        for item in expansion(&members, zones, tr)? {
+        for item in expansion(&members, zones, tr, limits)? {
             if item.start_time.is_none() {
                 if last_fixed == Some(item.member) {
                     continue;
                 }
                 last_fixed = Some(item.member);
             }
-            out.push(instance(members[item.member], &item));
+            out.push((members[item.member], Some(item)));
         }
     }
     out.extend(
         cal.comps
             .iter()
             .filter(|c| c.name != "VTIMEZONE" && !is_recurring_kind(&c.name))
-            .cloned(),
+            .map(|c| (c, None)),
     );
     Ok(out)
 }
 
-fn limit_set<'a>(
-    cal: &Comp<'a>,
+/// The components kept by limit-recurrence-set: masters, and the overrides
+/// whose instance falls in the range.
+fn limit_set<'c, 'a>(
+    cal: &'c Comp<'a>,
     zones: &Zones,
     tr: &TimeRange,
-) -> Result<Vec<Comp<'a>>, IcalError> {
+    limits: &Limits<'_>,
+) -> Result<Vec<&'c Comp<'a>>, OutputError> {
     let (lo, hi) = range_secs(tr);
-    let mut keep_override: Vec<&Comp<'a>> = Vec::new();
+    let mut keep_override: Vec<&'c Comp<'a>> = Vec::new();
     for members in groups(cal) {
-        for item in expansion(&members, zones, tr)? {
+        for item in expansion(&members, zones, tr, limits)? {
             keep_override.push(members[item.member]);
         }
         for m in &members {
@@ -206,7 +307,6 @@ fn limit_set<'a>(
                 || !is_recurring_kind(&c.name)
                 || keep_override.iter().any(|k| std::ptr::eq(*k, *c))
         })
-        .cloned()
         .collect())
 }
 
@@ -239,44 +339,6 @@ fn limit_freebusy(c: &mut Comp<'_>, zones: &Zones, tr: &TimeRange) {
         props.push(synth("FREEBUSY", line));
     }
     c.props = props;
-}
-
-/// Apply a CALDAV:comp selection.
-fn select<'a>(comp: &Comp<'a>, sel: &CompSelect) -> Comp<'a> {
-    let keep_always: &[&str] = if comp.name == "VCALENDAR" {
-        &["VERSION", "PRODID"]
-    } else {
-        &[]
-    };
-    let props = comp
-        .props
-        .iter()
-        .filter(|p| {
-            sel.all_props
-                || keep_always.contains(&p.name.as_str())
-                || sel.props.iter().any(|n| n.eq_ignore_ascii_case(&p.name))
-        })
-        .cloned()
-        .collect();
-    let comps = if sel.all_comps {
-        comp.comps.clone()
-    } else {
-        comp.comps
-            .iter()
-            .filter_map(|c| {
-                sel.comps
-                    .iter()
-                    .find(|s| s.name.eq_ignore_ascii_case(&c.name))
-                    .map(|s| select(c, s))
-            })
-            .collect()
-    };
-    Comp {
-        name: comp.name.clone(),
-        props,
-        comps,
-        lineno: comp.lineno,
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,14 @@ use super::*;
 use crate::ical::query::{CalendarDataSpec, CompSelect, TimeRange};
 use crate::ical::timezone::parse_date_time;
 
+/// Generous limits for the tests that are not about limits.
+const L: Limits<'static> = Limits {
+    max_instances: 5000,
+    max_bytes: usize::MAX,
+    cancelled: &NOT,
+};
+static NOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 fn tr(a: &str, b: &str) -> TimeRange {
     let at = |s: &str| Some(parse_date_time(s).unwrap().0.and_utc());
     TimeRange {
@@ -27,7 +35,10 @@ END:VCALENDAR\r\n"
 #[test]
 fn default_spec_returns_input_unchanged() {
     let text = "BEGIN:VCALENDAR\nVERSION:2.0\nX-ANY:1\nBEGIN:X-COMP\nEND:X-COMP\nEND:VCALENDAR\n";
-    assert_eq!(render(text, &CalendarDataSpec::default()).unwrap(), text);
+    assert_eq!(
+        render(text, &CalendarDataSpec::default(), &L).unwrap(),
+        text
+    );
 }
 
 #[test]
@@ -46,7 +57,7 @@ fn partial_selection() {
         }),
         ..Default::default()
     };
-    let out = render(&recurring(), &spec).unwrap();
+    let out = render(&recurring(), &spec, &L).unwrap();
     let expected = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\n\
 BEGIN:VEVENT\r\nUID:r\r\nSUMMARY:Daily\r\nEND:VEVENT\r\n\
 BEGIN:VEVENT\r\nUID:r\r\nSUMMARY:Moved\r\nEND:VEVENT\r\n\
@@ -62,7 +73,7 @@ fn expand_with_overrides() {
         expand: Some(tr("20240102T000000Z", "20240106T000000Z")),
         ..Default::default()
     };
-    let out = render(&recurring(), &spec).unwrap();
+    let out = render(&recurring(), &spec, &L).unwrap();
     assert!(!out.contains("VTIMEZONE"));
     assert!(!out.contains("RRULE") && !out.contains("EXDATE") && !out.contains("TZID"));
     let events: Vec<&str> = out.split("BEGIN:VEVENT\r\n").skip(1).collect();
@@ -87,7 +98,7 @@ fn limit_recurrence_set_keeps_master_and_overrides_in_range() {
         limit_recurrence_set: Some(tr("20240105T000000Z", "20240106T000000Z")),
         ..Default::default()
     };
-    let out = render(&recurring(), &spec).unwrap();
+    let out = render(&recurring(), &spec, &L).unwrap();
     assert!(out.contains("SUMMARY:Daily"));
     assert!(out.contains("SUMMARY:Short"));
     assert!(!out.contains("SUMMARY:Moved"));
@@ -101,11 +112,11 @@ fn limit_freebusy_set_and_errors() {
         limit_freebusy_set: Some(tr("20240102T000000Z", "20240104T000000Z")),
         ..Default::default()
     };
-    let out = render(text, &spec).unwrap();
+    let out = render(text, &spec, &L).unwrap();
     assert!(out.contains("FREEBUSY;FBTYPE=BUSY:20240103T100000Z/PT1H\r\n"));
     assert!(!out.contains("20240101T100000Z"));
     assert!(!out.contains("20240201T100000Z"));
-    assert!(render("garbage", &spec).is_err());
+    assert!(render("garbage", &spec, &L).is_err());
 }
 
 #[test]
@@ -118,9 +129,125 @@ fn expand_all_day_and_long_lines() {
         expand: Some(tr("20240107T000000Z", "20240116T000000Z")),
         ..Default::default()
     };
-    let out = render(&text, &spec).unwrap();
+    let out = render(&text, &spec, &L).unwrap();
     assert!(out.contains("DTSTART;VALUE=DATE:20240108\r\nRECURRENCE-ID;VALUE=DATE:20240108\r\n"));
     assert!(out.contains("DTSTART;VALUE=DATE:20240115\r\n"));
     assert_eq!(out.matches("BEGIN:VEVENT").count(), 2);
     assert!(out.split("\r\n").all(|l| l.len() <= 75));
+}
+
+fn daily(extra: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART:20240101T090000Z\r\nDTEND:20240101T100000Z\r\nRRULE:FREQ=DAILY\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+#[test]
+fn expand_refuses_more_instances_than_the_limit() {
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240101T000000Z", "20240111T000000Z")),
+        ..Default::default()
+    };
+    let ten = Limits {
+        max_instances: 10,
+        ..L
+    };
+    let out = render(&daily(""), &spec, &ten).unwrap();
+    assert_eq!(out.matches("BEGIN:VEVENT").count(), 10);
+    let nine = Limits {
+        max_instances: 9,
+        ..L
+    };
+    assert_eq!(
+        render(&daily(""), &spec, &nine),
+        Err(OutputError::TooManyInstances(9))
+    );
+    // limit-recurrence-set counts the same way.
+    let limited = CalendarDataSpec {
+        limit_recurrence_set: spec.expand,
+        ..Default::default()
+    };
+    assert!(render(&daily(""), &limited, &nine).is_err());
+}
+
+#[test]
+fn expand_stops_at_the_byte_budget_before_building_it() {
+    let big = format!("DESCRIPTION:{}\r\n", "x".repeat(10_000));
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240101T000000Z", "20240401T000000Z")),
+        ..Default::default()
+    };
+    let small = Limits {
+        max_bytes: 100_000,
+        ..L
+    };
+    assert_eq!(
+        render(&daily(&big), &spec, &small),
+        Err(OutputError::TooLarge(100_000))
+    );
+    let roomy = Limits {
+        max_bytes: 2_000_000,
+        ..L
+    };
+    let out = render(&daily(&big), &spec, &roomy).unwrap();
+    assert_eq!(out.matches("BEGIN:VEVENT").count(), 91);
+    assert!(out.len() <= 2_000_000);
+    // Stored data as is counts too.
+    let plain = CalendarDataSpec::default();
+    let tiny = Limits {
+        max_bytes: 100,
+        ..L
+    };
+    assert!(render(&daily(""), &plain, &tiny).is_err());
+}
+
+#[test]
+fn expand_writes_instances_with_their_alarms_and_selection() {
+    let alarms = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\n".repeat(3);
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240101T000000Z", "20240103T000000Z")),
+        comp: Some(CompSelect {
+            name: "VCALENDAR".into(),
+            all_props: true,
+            all_comps: false,
+            comps: vec![CompSelect {
+                name: "VEVENT".into(),
+                props: vec!["DTSTART".into(), "UID".into()],
+                all_comps: false,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let out = render(&daily(&alarms), &spec, &L).unwrap();
+    assert_eq!(out.matches("BEGIN:VEVENT").count(), 2);
+    assert!(!out.contains("VALARM"));
+    assert!(!out.contains("DTEND"));
+    assert!(out.contains("DTSTART:20240102T090000Z"));
+    let whole = CalendarDataSpec {
+        expand: spec.expand,
+        ..Default::default()
+    };
+    let out = render(&daily(&alarms), &whole, &L).unwrap();
+    assert_eq!(out.matches("BEGIN:VALARM").count(), 6);
+    assert!(out.contains("RECURRENCE-ID:20240102T090000Z"));
+    assert!(!out.contains("RRULE"));
+}
+
+#[test]
+fn cancelled_render_stops() {
+    let flag = std::sync::atomic::AtomicBool::new(true);
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240101T000000Z", "20240103T000000Z")),
+        ..Default::default()
+    };
+    let gone = Limits {
+        cancelled: &flag,
+        ..L
+    };
+    assert_eq!(
+        render(&daily(""), &spec, &gone),
+        Err(OutputError::Cancelled)
+    );
 }

@@ -7,6 +7,7 @@ mod crash;
 mod discovery;
 mod hardening_a;
 mod hardening_amplification;
+mod hardening_bounds;
 mod hardening_conn;
 mod hardening_files;
 mod ingest;

@@ -61,6 +61,14 @@ impl Server {
         s
     }
 
+    /// The process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child
+            .as_ref()
+            .map(Child::id)
+            .expect("server not running")
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -6,11 +6,14 @@
 
 use super::{DavResult, calendar_target, object_response};
 use crate::caldav::error::{DavError, Precondition};
+use crate::caldav::work::{LOAD_CHUNK, output_error};
 use crate::caldav::xml::{Multistatus, ReportProps};
 use crate::caldav::{Ctx, Resp, xml_response};
+use crate::ical::OutputError;
 use crate::ical::{self, query::Filter, query::TimeRange};
 use hyper::StatusCode;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The IANA zone of a VTIMEZONE text (calendar-timezone or CALDAV:timezone).
 pub fn tz_of(vtimezone: &str) -> Option<chrono_tz::Tz> {
@@ -48,6 +51,7 @@ pub fn run(
     filter: &Filter,
     timezone: Option<&str>,
     timezone_id: Option<&str>,
+    cancelled: &AtomicBool,
 ) -> DavResult<Resp> {
     if filter.comp_filter.name != "VCALENDAR" {
         return Err(DavError::precondition(
@@ -97,28 +101,36 @@ pub fn run(
         .first()
         .map(|c| c.name.as_str());
     let paths: Vec<String> = candidates.iter().map(|(p, _)| p.clone()).collect();
-    let objects = store.resources(&user, &paths)?;
     let mut ms = Multistatus::new();
     // `resources` skips vanished paths, so match by path rather than position.
     let known: std::collections::HashMap<&str, bool> =
         candidates.iter().map(|(p, k)| (p.as_str(), *k)).collect();
-    for (p, n, body) in &objects {
-        let is_known = known.get(p.as_str()).copied().unwrap_or(false);
-        let kind_ok = match (
-            wanted_comp,
-            n.resource().and_then(|r| r.component.as_deref()),
-        ) {
-            (Some(w), Some(c)) => w == c,
-            _ => true,
-        };
-        let ok = if is_known {
-            kind_ok
-        } else {
-            let text = String::from_utf8_lossy(body);
-            ical::matches(&text, filter, default_tz)
-        };
-        if ok {
-            object_response(ctx, &mut ms, &user, p, n, body, props)?;
+    // Read in chunks: memory holds a chunk of bodies, not the calendar.
+    let objects = paths
+        .chunks(LOAD_CHUNK)
+        .map(|chunk| store.resources(&user, chunk));
+    for chunk in objects {
+        for (p, n, body) in &chunk? {
+            if cancelled.load(Ordering::Relaxed) {
+                return Err(output_error(OutputError::Cancelled, p));
+            }
+            let is_known = known.get(p.as_str()).copied().unwrap_or(false);
+            let kind_ok = match (
+                wanted_comp,
+                n.resource().and_then(|r| r.component.as_deref()),
+            ) {
+                (Some(w), Some(c)) => w == c,
+                _ => true,
+            };
+            let ok = if is_known {
+                kind_ok
+            } else {
+                let text = String::from_utf8_lossy(body);
+                ical::matches(&text, filter, default_tz)
+            };
+            if ok {
+                object_response(ctx, &mut ms, &user, p, n, body, props, cancelled)?;
+            }
         }
     }
     Ok(xml_response(StatusCode::MULTI_STATUS, ms.finish()))

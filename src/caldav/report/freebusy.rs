@@ -3,14 +3,16 @@
 
 use super::{DavResult, calendar_target};
 use crate::caldav::error::DavError;
+use crate::caldav::work::{LOAD_CHUNK, output_error};
 use crate::caldav::{Ctx, Resp};
 use crate::ical::{self, query::TimeRange};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Response;
 use hyper::header::{self, HeaderValue};
+use std::sync::atomic::AtomicBool;
 
-pub fn run(ctx: &Ctx<'_>, range: &TimeRange) -> DavResult<Resp> {
+pub fn run(ctx: &Ctx<'_>, range: &TimeRange, cancelled: &AtomicBool) -> DavResult<Resp> {
     let (Some(start), Some(end)) = (range.start, range.end) else {
         return Err(DavError::bad_request(
             "free-busy-query needs a time-range with start and end",
@@ -28,12 +30,19 @@ pub fn run(ctx: &Ctx<'_>, range: &TimeRange) -> DavResult<Resp> {
         .into_iter()
         .map(|(p, _)| p)
         .collect();
-    let objects = store.resources(&user, &paths)?;
-    let texts: Vec<String> = objects
-        .iter()
-        .map(|(_, _, b)| String::from_utf8_lossy(b).into_owned())
-        .collect();
-    let body = ical::free_busy(texts.iter().map(String::as_str), start, end);
+    let limits = ical::Limits {
+        max_instances: ctx.app.config.limits.max_instances_per_object,
+        max_bytes: ctx.app.config.limits.max_response_bytes,
+        cancelled,
+    };
+    let mut fb = ical::FreeBusy::new(start, end);
+    for chunk in paths.chunks(LOAD_CHUNK) {
+        for (p, _, b) in store.resources(&user, chunk)? {
+            fb.add(&String::from_utf8_lossy(&b), &limits)
+                .map_err(|e| output_error(e, &p))?;
+        }
+    }
+    let body = fb.finish(&limits).map_err(|e| output_error(e, &path))?;
     let mut r = Response::new(Full::new(Bytes::from(body)));
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -6,8 +6,14 @@ use crate::caldav::path::{Target, href_target};
 use crate::caldav::xml::{Multistatus, ReportProps};
 use crate::caldav::{Ctx, Resp, xml_response};
 use hyper::StatusCode;
+use std::sync::atomic::AtomicBool;
 
-pub fn run(ctx: &Ctx<'_>, props: &ReportProps, hrefs: &[String]) -> DavResult<Resp> {
+pub fn run(
+    ctx: &Ctx<'_>,
+    props: &ReportProps,
+    hrefs: &[String],
+    cancelled: &AtomicBool,
+) -> DavResult<Resp> {
     let (user, _) = ctx.node_target()?;
     let mut wanted: Vec<(String, Option<String>)> = Vec::with_capacity(hrefs.len());
     for href in hrefs {
@@ -29,7 +35,7 @@ pub fn run(ctx: &Ctx<'_>, props: &ReportProps, hrefs: &[String]) -> DavResult<Re
         match path.as_deref().and_then(|p| by_path.get(p)) {
             Some(&i) => {
                 let (p, n, body) = &found[i];
-                object_response(ctx, &mut ms, user, p, n, body, props)?;
+                object_response(ctx, &mut ms, user, p, n, body, props, cancelled)?;
             }
             None => ms.response_status(href, 404),
         }

@@ -10,8 +10,15 @@ use crate::caldav::props::Res;
 use crate::caldav::xml::{Multistatus, ReportProps};
 use crate::caldav::{Ctx, Resp, xml_response};
 use hyper::StatusCode;
+use std::sync::atomic::AtomicBool;
 
-pub fn run(ctx: &Ctx<'_>, token: &str, limit: Option<u32>, props: &ReportProps) -> DavResult<Resp> {
+pub fn run(
+    ctx: &Ctx<'_>,
+    token: &str,
+    limit: Option<u32>,
+    props: &ReportProps,
+    cancelled: &AtomicBool,
+) -> DavResult<Resp> {
     let (user, path, node) = calendar_target(ctx)?;
     if !node.is_collection() {
         return Err(DavError::precondition(
@@ -32,7 +39,7 @@ pub fn run(ctx: &Ctx<'_>, token: &str, limit: Option<u32>, props: &ReportProps) 
         .collect();
     let found = store.resources(&user, &changed)?;
     for (p, n, body) in &found {
-        object_response(ctx, &mut ms, &user, p, n, body, props)?;
+        object_response(ctx, &mut ms, &user, p, n, body, props, cancelled)?;
     }
     // Sub-collections changed (plain collections only) have no body.
     for p in &changed {

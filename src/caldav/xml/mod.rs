@@ -22,4 +22,6 @@ pub use report::{Report, ReportProps, parse_report};
 pub use request::{
     PropFind, PropPatchOp, PropValue, parse_mkcol, parse_propertyupdate, parse_propfind,
 };
-pub use writer::{Multistatus, Prop, PropStat, error_body, escape, reason_phrase, status_line};
+pub use writer::{
+    Multistatus, Prop, PropStat, error_body, escape, escaped_len, reason_phrase, status_line,
+};

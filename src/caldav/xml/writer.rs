@@ -89,6 +89,21 @@ pub fn escape_into(out: &mut String, s: &str) {
     out.push_str(&s[start..]);
 }
 
+/// Length of `escape(s)`, without building it.
+pub fn escaped_len(s: &str) -> usize {
+    let b = s.as_bytes();
+    let mut n = 0;
+    let mut start = 0;
+    while let Some(i) = first_special(b, start) {
+        let Some((rep, len)) = replacement(b, i) else {
+            break;
+        };
+        n += i - start + rep.len();
+        start = i + len;
+    }
+    n + b.len() - start
+}
+
 /// The reason phrase used in DAV:status lines.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
@@ -248,6 +263,11 @@ impl Multistatus {
         }
     }
 
+    /// Bytes written so far.
+    pub fn written(&self) -> usize {
+        self.buf.len()
+    }
+
     fn href(&mut self, href: &str) {
         self.buf.push_str("<D:response><D:href>");
         escape_into(&mut self.buf, href);
@@ -378,6 +398,13 @@ mod tests {
         }
         assert!(stack.is_empty());
         out
+    }
+
+    #[test]
+    fn escaped_len_matches() {
+        for s in ["", "plain", "a&b<c>\"'\r\n", "\u{1}x\u{FFFE}y", "é€😀&"] {
+            assert_eq!(escaped_len(s), escape(s).len(), "{s:?}");
+        }
     }
 
     #[test]
