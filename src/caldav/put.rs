@@ -108,13 +108,7 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body).await?),
         None => None,
     };
-    let used = store.usage(user)?;
-    if used + ctx.body.len() as u64 > ctx.app.config.limits.quota_bytes {
-        return Err(DavError::precondition(
-            Precondition::QuotaNotExceeded,
-            "quota exceeded",
-        ));
-    }
+    // The quota is enforced by the store, in the write's transaction.
     let client_if_match = ctx.header("if-match").map(str::to_string);
     let client_if_none_match = ctx.header("if-none-match").is_some_and(|v| v.trim() == "*");
     let client_conditions = client_if_match.is_some() || client_if_none_match;

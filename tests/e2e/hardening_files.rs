@@ -159,3 +159,24 @@ fn copy_counts_in_the_quota() {
     );
     assert_eq!(r.status, 507, "third copy passes the quota: {}", r.body);
 }
+
+#[test]
+fn replacing_an_object_near_the_quota_counts_only_the_difference() {
+    let s = Server::start_with_config("[limits]\nquota_bytes = 120000\n");
+    let desc = "D".repeat(50_000);
+    let ev = |uid: &str| {
+        event(
+            uid,
+            "20250101T100000Z",
+            "20250101T110000Z",
+            &format!("DESCRIPTION:{desc}\r\n"),
+        )
+    };
+    assert_eq!(s.put_ics(&format!("{CAL}r1.ics"), &ev("r-1")).status, 201);
+    assert_eq!(s.put_ics(&format!("{CAL}r2.ics"), &ev("r-2")).status, 201);
+    // Same size again: no new bytes, so it fits.
+    assert_eq!(s.put_ics(&format!("{CAL}r1.ics"), &ev("r-1")).status, 204);
+    let r = s.put_ics(&format!("{CAL}r3.ics"), &ev("r-3"));
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert!(r.body.contains("quota-not-exceeded"), "{}", r.body);
+}
