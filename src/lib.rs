@@ -11,6 +11,8 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ical;
 pub mod imip;
 pub mod ingest;
