@@ -7,6 +7,8 @@
 pub(crate) mod edit;
 mod filter;
 mod freebusy;
+#[cfg(test)]
+mod fuzz_tests;
 mod merge;
 pub(crate) mod model;
 mod object;
