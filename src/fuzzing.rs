@@ -271,6 +271,29 @@ mod tests {
         imip_inbound(b"From: a@example.org\r\n\r\nhello");
     }
 
+    /// Every corpus input (the seeds and the inputs that once failed) runs
+    /// through its target in the ordinary test suite, without nightly.
+    #[test]
+    fn corpus_replays() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+        type Target = fn(&[u8]);
+        let targets: [(&str, Target); 4] = [
+            ("ical_object", ical_object),
+            ("xml_request", xml_request),
+            ("imip_inbound", imip_inbound),
+            ("rrule_expand", rrule_expand),
+        ];
+        for (name, run) in targets {
+            let mut n = 0;
+            for entry in std::fs::read_dir(root.join(name)).unwrap() {
+                let data = std::fs::read(entry.unwrap().path()).unwrap();
+                run(&data);
+                n += 1;
+            }
+            assert!(n >= 10, "{name}: only {n} corpus files");
+        }
+    }
+
     #[test]
     fn explosion_guard_sees_the_issue_rule_only() {
         let list = |n: u32, from: u32| {
