@@ -12,6 +12,8 @@ pub mod config;
 pub mod conn;
 pub mod control;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod ical;
 pub mod imip;
 pub mod ingest;

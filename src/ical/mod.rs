@@ -8,6 +8,8 @@ mod bounds;
 pub(crate) mod edit;
 mod filter;
 mod freebusy;
+#[cfg(test)]
+mod fuzz_tests;
 mod merge;
 pub(crate) mod model;
 mod object;

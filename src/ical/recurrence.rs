@@ -342,6 +342,11 @@ fn rrule_starts(
     cap: usize,
 ) -> Result<(Option<i64>, Vec<Time>), String> {
     let bad = |e: &dyn std::fmt::Display| format!("RRULE is not valid: {e}");
+    // RECUR values are ASCII (RFC 5545 3.3.10); the rrule crate slices
+    // them by bytes and would panic inside a multi-byte character.
+    if !rule.is_ascii() {
+        return Err(bad(&"non-ASCII characters"));
+    }
     let (body, until) = split_until(rule);
     // Expansion frame: the IANA zone itself, or UTC holding wall-clock times.
     let frame = match dt0.anchor {
