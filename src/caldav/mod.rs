@@ -185,6 +185,10 @@ async fn read_body(app: &App, parts: &Parts, body: Incoming) -> DavResult<Bytes>
     if content_length(&parts.headers).is_some_and(|len| len > limit as u64) {
         return Err(too_large(limit));
     }
+    if hyper::body::Body::is_end_stream(&body) {
+        // No body (most GETs, PROPFINDs without one): no timer to arm.
+        return Ok(Bytes::new());
+    }
     let deadline = Duration::from_secs(limits.body_timeout_seconds);
     match tokio::time::timeout(deadline, Limited::new(body, limit).collect()).await {
         Ok(Ok(b)) => Ok(b.to_bytes()),
