@@ -4,20 +4,9 @@
 //! `herald ingest`. A UID alone grants nothing.
 
 use crate::util::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const IMIP_CONFIG: &str = "[imip]\nlmtp_listen = \"127.0.0.1:0\"\ntrusted_authserv_ids = [\"mx.herald.test\"]\nauto_add_invitations = true\n";
-
-fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
 
 fn unfold(s: &str) -> String {
     s.replace("\r\n ", "").replace("\r\n\t", "")

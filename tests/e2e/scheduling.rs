@@ -3,7 +3,7 @@
 
 use crate::smtp_sink::{Sink, free_port};
 use crate::util::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn invite(uid: &str, attendees: &[&str], extra: &str) -> String {
     let mut a = String::new();
@@ -26,17 +26,6 @@ fn smtp_config(port: u16) -> String {
     format!(
         "[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"herald@example.org\"\nretry_base_seconds = 1\nretry_max_seconds = 2\n"
     )
-}
-
-fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if f() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 #[test]

@@ -310,3 +310,15 @@ pub fn event(uid: &str, start: &str, end: &str, extra: &str) -> String {
 }
 
 pub const CAL: &str = "/dav/calendars/admin/default/";
+
+/// Poll `f` every 50 ms until it holds or `secs` pass.
+pub fn wait_until(secs: u64, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
