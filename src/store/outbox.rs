@@ -654,6 +654,12 @@ mod tests {
         store
     }
 
+    /// User a's event u1 inviting b@x.org: one REQUEST queued.
+    async fn put_invitation(store: &Store) {
+        let req = put(&event("u1", "x"), vec![message("b@x.org")]);
+        store.put("a", "default/u1.ics", req).await.unwrap();
+    }
+
     fn put(body: &str, outbox: Vec<NewMessage>) -> PutRequest {
         let info = ical::parse_object(body).unwrap();
         PutRequest {
@@ -734,14 +740,7 @@ mod tests {
     async fn leases_of_a_stopped_process_are_released() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_user(dir.path()).await;
-        store
-            .put(
-                "a",
-                "default/u1.ics",
-                put(&event("u1", "x"), vec![message("b@x.org")]),
-            )
-            .await
-            .unwrap();
+        put_invitation(&store).await;
         assert_eq!(store.outbox_claim(600, 10).await.unwrap().len(), 1);
         assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());
         assert_eq!(store.outbox_release_leases().await.unwrap(), 1);
@@ -763,14 +762,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = store_with_user(dir.path()).await;
-            store
-                .put(
-                    "a",
-                    "default/u1.ics",
-                    put(&event("u1", "x"), vec![message("b@x.org")]),
-                )
-                .await
-                .unwrap();
+            put_invitation(&store).await;
             let c = store.outbox_claim(60, 10).await.unwrap();
             let later = chrono::Utc::now().timestamp() + 3600;
             store
@@ -901,14 +893,7 @@ mod tests {
     async fn released_entries_are_due_again_without_an_attempt() {
         let dir = tempfile::tempdir().unwrap();
         let store = store_with_user(dir.path()).await;
-        store
-            .put(
-                "a",
-                "default/u1.ics",
-                put(&event("u1", "x"), vec![message("b@x.org")]),
-            )
-            .await
-            .unwrap();
+        put_invitation(&store).await;
         let c = store.outbox_claim(600, 10).await.unwrap();
         assert_eq!(c[0].attempts, 1);
         assert!(store.outbox_claim(600, 10).await.unwrap().is_empty());

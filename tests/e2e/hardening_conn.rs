@@ -207,14 +207,7 @@ fn unauthenticated_bodies_are_not_read() {
         "VmHWM {hwm} kB, VmRSS was {before} kB"
     );
     // The server is still there.
-    let r = raw_request(
-        &h.addr,
-        "PROPFIND",
-        CAL,
-        Some(("admin", ADMIN_PASSWORD)),
-        &[("Depth", "0")],
-        b"",
-    );
+    let r = admin_propfind(&h.addr, CAL);
     assert_eq!(r.status, 207);
 }
 
@@ -400,14 +393,7 @@ fn idle_flood_at_1024_descriptors_locks_no_one_out() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let start = Instant::now();
-    let r = raw_request(
-        &h.addr,
-        "PROPFIND",
-        CAL,
-        Some(("admin", ADMIN_PASSWORD)),
-        &[("Depth", "0")],
-        b"",
-    );
+    let r = admin_propfind(&h.addr, CAL);
     let took = start.elapsed();
     assert_eq!(r.status, 207);
     let start = Instant::now();
@@ -533,14 +519,7 @@ fn unknown_and_known_users_cost_the_same_and_failures_are_throttled() {
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(r.header("retry-after").is_some());
     // Even the right password waits now (no guessing oracle)...
-    let r = raw_request(
-        &h.addr,
-        "PROPFIND",
-        "/dav/",
-        Some(("admin", ADMIN_PASSWORD)),
-        &[("Depth", "0")],
-        b"",
-    );
+    let r = admin_propfind(&h.addr, "/dav/");
     assert_eq!(r.status, 429);
 }
 
@@ -673,13 +652,18 @@ fn at_the_cap_a_newcomer_is_closed_when_none_is_idle() {
     // Once they are gone, new connections are served again.
     drop(busy);
     std::thread::sleep(Duration::from_millis(500));
-    let r = raw_request(
-        &h.addr,
+    let r = admin_propfind(&h.addr, CAL);
+    assert_eq!(r.status, 207);
+}
+
+/// A Depth 0 PROPFIND of `path` as admin, on a connection of its own.
+fn admin_propfind(addr: &str, path: &str) -> Resp {
+    raw_request(
+        addr,
         "PROPFIND",
-        CAL,
+        path,
         Some(("admin", ADMIN_PASSWORD)),
         &[("Depth", "0")],
         b"",
-    );
-    assert_eq!(r.status, 207);
+    )
 }
