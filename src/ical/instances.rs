@@ -80,3 +80,53 @@ pub(crate) fn check_override_ids(members: &[&Comp<'_>], zones: &Zones) -> Result
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::ical::parse_object;
+
+    fn cal(rule: &str, overrides: &[&str]) -> String {
+        let mut s = format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nBEGIN:VEVENT\r\nUID:r\r\nDTSTAMP:20240101T000000Z\r\nDTSTART;TZID=Europe/Paris:20240108T100000\r\nDURATION:PT1H\r\n{rule}END:VEVENT\r\n"
+        );
+        for rid in overrides {
+            s.push_str(&format!(
+                "BEGIN:VEVENT\r\nUID:r\r\nDTSTAMP:20240101T000000Z\r\n{rid}\r\nDTSTART:20240301T100000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n"
+            ));
+        }
+        s.push_str("END:VCALENDAR\r\n");
+        s
+    }
+
+    #[test]
+    fn overrides_must_name_instances() {
+        let weekly = "RRULE:FREQ=WEEKLY;COUNT=10\r\nRDATE;TZID=Europe/Paris:20240110T150000\r\nEXDATE;TZID=Europe/Paris:20240122T100000\r\n";
+        for ok in [
+            "RECURRENCE-ID;TZID=Europe/Paris:20240115T100000",
+            // The same instance in UTC (as Google writes it).
+            "RECURRENCE-ID:20240115T090000Z",
+            // An RDATE instance, an EXDATE'd one, the first one.
+            "RECURRENCE-ID;TZID=Europe/Paris:20240110T150000",
+            "RECURRENCE-ID;TZID=Europe/Paris:20240122T100000",
+            "RECURRENCE-ID;TZID=Europe/Paris;RANGE=THISANDFUTURE:20240108T100000",
+            // Another value type is not judged.
+            "RECURRENCE-ID;VALUE=DATE:20240116",
+        ] {
+            assert!(parse_object(&cal(weekly, &[ok])).is_ok(), "{ok}");
+        }
+        for bad in [
+            "RECURRENCE-ID;TZID=Europe/Paris:20240115T110000",
+            "RECURRENCE-ID;TZID=Europe/Paris:20250115T100000",
+        ] {
+            let e = parse_object(&cal(weekly, &[bad])).unwrap_err();
+            assert!(e.is_no_such_instance(), "{bad}: {e}");
+        }
+        // Past a capped expansion: tolerated (every minute for ever).
+        let minutely = "RRULE:FREQ=MINUTELY\r\n";
+        let far = "RECURRENCE-ID;TZID=Europe/Paris:20240108T100000";
+        let later = "RECURRENCE-ID:20990101T000030Z";
+        assert!(parse_object(&cal(minutely, &[far, later])).is_ok());
+        // No recurrence: nothing to check here.
+        assert!(parse_object(&cal("", &[far])).is_ok());
+    }
+}

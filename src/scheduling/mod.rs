@@ -59,6 +59,8 @@ mod address_tests {
 mod tests_attendee;
 #[cfg(test)]
 mod tests_large;
+#[cfg(test)]
+mod tests_write;
 
 use crate::ical::edit;
 use std::fmt;

@@ -70,11 +70,18 @@ fn exdate_keys(m: Option<&Comp>) -> Vec<String> {
     v
 }
 
-/// The organizer's own PARTSTAT in `c` when they list themselves.
-fn own_partstat(c: &Comp, me: &Me) -> Option<String> {
+/// The organizer's own ATTENDEE in `c` when they list themselves.
+fn own_line<'a>(c: &'a Comp, me: &Me) -> Option<&'a Prop> {
     c.props_named("ATTENDEE")
         .find(|p| me.is_self(&normalize_address(&p.value)))
-        .map(partstat)
+}
+
+/// The organizer states a PARTSTAT on their own line of `c` that differs
+/// from the one of the same instance in `o`.
+fn own_partstat_changed(c: &Comp, o: &Comp, me: &Me) -> bool {
+    own_line(c, me)
+        .filter(|p| p.param("PARTSTAT").is_some())
+        .is_some_and(|p| Some(partstat(p)) != own_line(o, me).map(partstat))
 }
 
 fn plan(old: Option<&Comp>, new: &Comp, me: &Me) -> Vec<Change> {
@@ -122,7 +129,7 @@ fn plan(old: Option<&Comp>, new: &Comp, me: &Me) -> Vec<Change> {
         let newly_cancelled = is_cancelled(c) && !is_cancelled(o);
         // The organizer declining (or accepting again) an instance: the
         // attendees get that instance, SEQUENCE unchanged (not a reschedule).
-        let own = own_partstat(c, me) != own_partstat(o, me);
+        let own = own_partstat_changed(c, o, me);
         out.push(Change {
             key: k,
             bump: resched || other || ex_changed,
