@@ -256,7 +256,10 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
                 ..plain(ScheduleTag::None)
             });
         }
-        if scheduling::attendees_of(old).iter().any(|a| mine.contains(a)) {
+        if scheduling::attendees_of(old)
+            .iter()
+            .any(|a| mine.contains(a))
+        {
             return Err(attendee_change("an attendee may not change ORGANIZER"));
         }
         return Ok(plain(ScheduleTag::None));
@@ -310,7 +313,9 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
         return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
     }
     if let Some(old) = old
-        && scheduling::attendees_of(old).iter().any(|a| mine.contains(a))
+        && scheduling::attendees_of(old)
+            .iter()
+            .any(|a| mine.contains(a))
     {
         // Decision: refused, not read as a decline; DELETE declines.
         return Err(attendee_change(

@@ -8,9 +8,9 @@ mod bounds;
 pub(crate) mod edit;
 mod filter;
 mod freebusy;
-mod instances;
 #[cfg(test)]
 mod fuzz_tests;
+mod instances;
 mod merge;
 pub(crate) mod model;
 mod object;

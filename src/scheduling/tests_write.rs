@@ -37,7 +37,13 @@ X-CALENDARSERVER-DTSTAMP=20240105T120000Z;X-APPLE-HIDE=1:mailto:a@example.com";
         .to_string();
     // The answer travels; the client's own parameters stay home.
     assert!(line.contains("PARTSTAT=DECLINED"), "{line}");
-    for junk in ["EMAIL=", "X-CALENDARSERVER", "X-APPLE", "CUTYPE", "CN=A Person"] {
+    for junk in [
+        "EMAIL=",
+        "X-CALENDARSERVER",
+        "X-APPLE",
+        "CUTYPE",
+        "CN=A Person",
+    ] {
         assert!(!line.contains(junk), "{junk} in {line}");
     }
     // The attendee's copy keeps what they wrote.
@@ -49,7 +55,10 @@ X-CALENDARSERVER-DTSTAMP=20240105T120000Z;X-APPLE-HIDE=1:mailto:a@example.com";
     assert!(!applied.contains("X-CALENDARSERVER") && !applied.contains("EMAIL="));
 
     // Changes that touch other people are still refused.
-    let other = copy.replace("PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:b", "PARTSTAT=NEEDS-ACTION:mailto:b");
+    let other = copy.replace(
+        "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:b",
+        "PARTSTAT=NEEDS-ACTION:mailto:b",
+    );
     let out = attendee_put(&copy, &other, &[A.to_string()]).unwrap();
     // Another attendee's parameters are put back as stored, not refused.
     assert!(unfold(&out.stored).contains("RSVP=TRUE:mailto:b@example.com"));
@@ -66,10 +75,16 @@ fn attendee_delete_declines() {
     let msgs = attendee_delete(&copy, &[A.to_string()]);
     assert_eq!(msgs.len(), 1);
     let m = &msgs[0];
-    assert_eq!((m.method, m.recipient.as_str(), m.sender.as_str()), (Method::Reply, ORG, A));
+    assert_eq!(
+        (m.method, m.recipient.as_str(), m.sender.as_str()),
+        (Method::Reply, ORG, A)
+    );
     let ical = unfold(&m.ical);
     assert!(ical.contains("METHOD:REPLY"));
-    assert!(ical.contains("PARTSTAT=DECLINED:mailto:a@example.com"), "{ical}");
+    assert!(
+        ical.contains("PARTSTAT=DECLINED:mailto:a@example.com"),
+        "{ical}"
+    );
     assert_eq!(ical.matches("ATTENDEE").count(), 1);
     // The organizer's copy takes it.
     let org = put(None, &recurring()).stored;
@@ -82,7 +97,10 @@ fn attendee_delete_declines() {
     let declined = copy.replace("PARTSTAT=ACCEPTED:mailto:a@", "PARTSTAT=DECLINED:mailto:a@");
     assert_ne!(declined, copy);
     assert!(attendee_delete(&declined, &[A.to_string()]).is_empty());
-    let client = copy.replace("ORGANIZER;CN=Org:", "ORGANIZER;CN=Org;SCHEDULE-AGENT=CLIENT:");
+    let client = copy.replace(
+        "ORGANIZER;CN=Org:",
+        "ORGANIZER;CN=Org;SCHEDULE-AGENT=CLIENT:",
+    );
     assert!(attendee_delete(&client, &[A.to_string()]).is_empty());
     assert!(attendee_delete(&copy, &["mailto:z@example.com".into()]).is_empty());
     assert!(attendee_delete(&copy, &[ORG.into()]).is_empty());
@@ -99,7 +117,10 @@ fn organizer_declining_one_instance_updates_the_attendees() {
     let to_a = out.messages.iter().find(|m| m.recipient == A).unwrap();
     assert_eq!(to_a.method, Method::Request);
     assert!(to_a.ical.contains("RECURRENCE-ID:20240112T100000Z"));
-    assert!(to_a.ical.contains("PARTSTAT=DECLINED:mailto:org@example.com"));
+    assert!(
+        to_a.ical
+            .contains("PARTSTAT=DECLINED:mailto:org@example.com")
+    );
     assert_eq!(out.messages.len(), 3, "a, b and c");
     // Not a reschedule: SEQUENCE stays.
     assert!(!out.stored.contains("SEQUENCE:1"));

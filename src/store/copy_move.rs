@@ -105,7 +105,9 @@ fn copy_move_in(
             .and_then(|r| r.uid.as_deref())
             && other_uid != uid
         {
-            return Err(StoreError::UidConflict(dst.trim_end_matches('/').to_string()));
+            return Err(StoreError::UidConflict(
+                dst.trim_end_matches('/').to_string(),
+            ));
         }
         let parent_key = node_key(user, parent_path(dst).unwrap_or(""));
         if let Some(other) = w.0.open_table(UIDS)?.get((parent_key.as_str(), uid))? {

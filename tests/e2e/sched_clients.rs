@@ -157,7 +157,12 @@ fn deleting_an_invitation_declines_it() {
     let line = bob_line(&s.req("GET", &format!("{CAL}del-quiet.ics"), &[], "").body);
     assert!(line.contains("PARTSTAT=NEEDS-ACTION"), "{line}");
     // The organizer's inbox holds the REPLY.
-    let r = s.req("PROPFIND", "/dav/calendars/admin/inbox/", &[("Depth", "1")], "");
+    let r = s.req(
+        "PROPFIND",
+        "/dav/calendars/admin/inbox/",
+        &[("Depth", "1")],
+        "",
+    );
     assert_eq!(hrefs(&r.body).len(), 2, "{}", r.body);
 }
 
@@ -190,7 +195,10 @@ fn what_would_corrupt_scheduling_state_is_refused() {
         "",
     );
     refused(&r, "no-uid-conflict");
-    assert_eq!(s.req("GET", &format!("{CAL}plain-1.ics"), &[], "").status, 200);
+    assert_eq!(
+        s.req("GET", &format!("{CAL}plain-1.ics"), &[], "").status,
+        200
+    );
 
     // An override of an instance the series does not have.
     let series = "RRULE:FREQ=WEEKLY;COUNT=4\r\n";
@@ -198,7 +206,10 @@ fn what_would_corrupt_scheduling_state_is_refused() {
         "END:VCALENDAR",
         "BEGIN:VEVENT\r\nUID:rec-1\r\nDTSTAMP:20250101T000000Z\r\nRECURRENCE-ID:20250312T100000Z\r\nDTSTART:20250312T120000Z\r\nDTEND:20250312T130000Z\r\nEND:VEVENT\r\nEND:VCALENDAR",
     );
-    refused(&s.put_ics(&format!("{CAL}rec-1.ics"), &stray), "valid-calendar-object-resource");
+    refused(
+        &s.put_ics(&format!("{CAL}rec-1.ics"), &stray),
+        "valid-calendar-object-resource",
+    );
     let moved = stray.replace("RECURRENCE-ID:20250312", "RECURRENCE-ID:20250317");
     assert_eq!(s.put_ics(&format!("{CAL}rec-1.ics"), &moved).status, 201);
 
@@ -208,16 +219,31 @@ fn what_would_corrupt_scheduling_state_is_refused() {
         .filter(|l| !l.starts_with("ORGANIZER"))
         .collect::<Vec<_>>()
         .join("\r\n");
-    refused(&s.put_ics(&org, &orphan), "allowed-organizer-scheduling-object-change");
+    refused(
+        &s.put_ics(&org, &orphan),
+        "allowed-organizer-scheduling-object-change",
+    );
 
     // Bob switches ORGANIZER, makes himself organizer, removes himself.
     let switched = copy.replace("mailto:admin@localhost", "mailto:dave@example.net");
-    refused(&bob_put(&s, &path, &switched, &[]), "allowed-attendee-scheduling-object-change");
-    let mine = copy.replace("ORGANIZER;CN=Admin:mailto:admin@localhost", "ORGANIZER:mailto:bob@example.com");
-    refused(&bob_put(&s, &path, &mine, &[]), "allowed-attendee-scheduling-object-change");
+    refused(
+        &bob_put(&s, &path, &switched, &[]),
+        "allowed-attendee-scheduling-object-change",
+    );
+    let mine = copy.replace(
+        "ORGANIZER;CN=Admin:mailto:admin@localhost",
+        "ORGANIZER:mailto:bob@example.com",
+    );
+    refused(
+        &bob_put(&s, &path, &mine, &[]),
+        "allowed-attendee-scheduling-object-change",
+    );
     let gone = copy.replace(&format!("{}\r\n", bob_line(&copy)), "");
     assert_ne!(gone, copy);
-    refused(&bob_put(&s, &path, &gone, &[]), "allowed-attendee-scheduling-object-change");
+    refused(
+        &bob_put(&s, &path, &gone, &[]),
+        "allowed-attendee-scheduling-object-change",
+    );
     // A second copy of the meeting in another of bob's calendars.
     let r = s.request("MKCALENDAR", "/dav/calendars/bob/work/", BOB, &[], b"");
     assert_eq!(r.status, 201, "{}", r.body);
@@ -229,7 +255,13 @@ fn what_would_corrupt_scheduling_state_is_refused() {
     // Party crash: carol is not invited and stores the meeting's UID ...
     let crash = "/dav/calendars/carol/default/crash.ics";
     let as_carol = |body: &str| {
-        s.request("PUT", crash, carol, &[("Content-Type", "text/calendar")], body.as_bytes())
+        s.request(
+            "PUT",
+            crash,
+            carol,
+            &[("Content-Type", "text/calendar")],
+            body.as_bytes(),
+        )
     };
     let r = as_carol(&copy.replace("bob@example.com", "carol@example.com"));
     refused(&r, "unique-scheduling-object-resource");
@@ -237,7 +269,10 @@ fn what_would_corrupt_scheduling_state_is_refused() {
     refused(&r, "unique-scheduling-object-resource");
     // ... or organizes a meeting with that UID for bob.
     let hijack = meeting("guard-1", "").replace("admin@localhost", "carol@example.com");
-    refused(&as_carol(&hijack), "allowed-organizer-scheduling-object-change");
+    refused(
+        &as_carol(&hijack),
+        "allowed-organizer-scheduling-object-change",
+    );
     // Bob's copy and the organizer's are untouched.
     assert!(bob_line(&s.request("GET", &path, BOB, &[], b"").body).contains("NEEDS-ACTION"));
     assert!(unfold(&s.req("GET", &org, &[], "").body).contains("ORGANIZER;CN=Admin"));
@@ -263,7 +298,10 @@ fn organizer_declining_one_occurrence_tells_the_attendees() {
     // Apple Calendar: the organizer declines 17 March, an override with
     // their own PARTSTAT=DECLINED.
     let ov = "BEGIN:VEVENT\r\nUID:weekly-1\r\nDTSTAMP:20250102T000000Z\r\nRECURRENCE-ID:20250317T100000Z\r\nDTSTART:20250317T100000Z\r\nDTEND:20250317T110000Z\r\nSUMMARY:Sync\r\nORGANIZER;CN=Admin:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=DECLINED:mailto:admin@localhost\r\nATTENDEE;CN=Bob;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\nEND:VEVENT\r\n";
-    let r = s.put_ics(&org, &stored.replace("END:VCALENDAR", &format!("{ov}END:VCALENDAR")));
+    let r = s.put_ics(
+        &org,
+        &stored.replace("END:VCALENDAR", &format!("{ov}END:VCALENDAR")),
+    );
     assert_eq!(r.status, 204, "{}", r.body);
     assert!(wait_until(10, || {
         let copy = unfold(&s.request("GET", &path, BOB, &[], b"").body);
