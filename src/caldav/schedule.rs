@@ -117,9 +117,15 @@ pub struct Target<'a> {
 fn check_unique_in_home(ctx: &Ctx<'_>, t: &Target<'_>) -> DavResult<()> {
     let parent = crate::store::parent_path(t.path).unwrap_or("");
     let held = ctx.app.store.uid_in_home(t.user, t.uid)?;
+    let scheduling = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(scheduling::organizer_of)
+            .is_some()
+    };
     if let Some((other, _)) = held
         .iter()
-        .find(|(p, _)| crate::store::parent_path(p) != Some(parent))
+        .find(|(p, b)| crate::store::parent_path(p) != Some(parent) && scheduling(b))
     {
         let href = super::path::node_href(t.user, other);
         return Err(DavError::Precondition {
