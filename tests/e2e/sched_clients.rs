@@ -252,6 +252,11 @@ fn what_would_corrupt_scheduling_state_is_refused() {
         "unique-scheduling-object-resource",
     );
 
+    // Nor by COPY (MOVE to another calendar is how clients re-file it).
+    let dest = format!("http://{}/dav/calendars/bob/work/dup.ics", s.addr);
+    let r = s.request("COPY", &path, BOB, &[("Destination", &dest)], b"");
+    refused(&r, "unique-scheduling-object-resource");
+
     // Party crash: carol is not invited and stores the meeting's UID ...
     let crash = "/dav/calendars/carol/default/crash.ics";
     let as_carol = |body: &str| {
