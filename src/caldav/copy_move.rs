@@ -71,6 +71,22 @@ pub async fn copy_move(ctx: &Ctx<'_>, is_move: bool) -> DavResult<Resp> {
     if dst == src {
         return Err(DavError::forbidden("source and destination are the same"));
     }
+    // A COPY of a scheduling object would make a second one with its UID
+    // in the user's calendars (RFC 6638 section 3.2.4.1); MOVE keeps one.
+    let into_calendar = || -> DavResult<bool> {
+        let parent = crate::store::parent_path(&dst).unwrap_or("");
+        Ok(ctx
+            .app
+            .store
+            .node(user, parent)?
+            .is_some_and(|n| n.calendar().is_some()))
+    };
+    if !is_move && node.resource().is_some_and(|r| r.schedule_tag.is_some()) && into_calendar()? {
+        return Err(DavError::precondition(
+            Precondition::UniqueSchedulingObjectResource,
+            "a scheduling object cannot be copied (MOVE it instead)",
+        ));
+    }
     let op = CopyMove {
         is_move,
         overwrite,

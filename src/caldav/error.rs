@@ -26,6 +26,9 @@ pub enum Precondition {
     SupportedCollation,
     // RFC 6638 (CALDAV:)
     AllowedAttendeeChange,
+    AllowedOrganizerChange,
+    SameOrganizerInAllComponents,
+    UniqueSchedulingObjectResource,
     ValidSchedulingMessage,
     // RFC 4918 / 6578 / 3744 / 4331 (DAV:)
     ValidSyncToken,
@@ -55,6 +58,9 @@ impl Precondition {
             SupportedFilter => (true, "supported-filter"),
             SupportedCollation => (true, "supported-collation"),
             AllowedAttendeeChange => (true, "allowed-attendee-scheduling-object-change"),
+            AllowedOrganizerChange => (true, "allowed-organizer-scheduling-object-change"),
+            SameOrganizerInAllComponents => (true, "same-organizer-in-all-components"),
+            UniqueSchedulingObjectResource => (true, "unique-scheduling-object-resource"),
             ValidSchedulingMessage => (true, "valid-scheduling-message"),
             ValidSyncToken => (false, "valid-sync-token"),
             ResourceMustBeNull => (false, "resource-must-be-null"),
@@ -236,7 +242,7 @@ impl From<IcalError> for DavError {
     fn from(e: IcalError) -> Self {
         let condition = if e.is_unsupported_component() {
             Precondition::SupportedCalendarComponent
-        } else if e.is_method_present() {
+        } else if e.is_method_present() || e.is_no_such_instance() {
             Precondition::ValidCalendarObjectResource
         } else {
             Precondition::ValidCalendarData

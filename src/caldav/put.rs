@@ -79,6 +79,18 @@ async fn validate<'b>(
     Ok((text, info))
 }
 
+/// CALDAV:no-uid-conflict for a PUT or MOVE that would change the UID of
+/// the calendar object at `path` (its own href is the one "already making
+/// use of" the UID slot).
+pub fn uid_changed(user: &str, path: &str) -> DavError {
+    let href = path::node_href(user, path);
+    DavError::Precondition {
+        condition: Precondition::NoUidConflict,
+        inner: Some(format!("<D:href>{}</D:href>", escape(&href))),
+        detail: format!("{href} holds another UID; a UID cannot change"),
+    }
+}
+
 pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
     let (user, path) = ctx.node_target()?;
     if path.is_empty() || path.ends_with('/') {
@@ -128,14 +140,31 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         if let Some((text, info)) = &text {
             let text: &str = text;
             let old = store.node(user, path)?;
+            let old_res = old.as_ref().and_then(|n| n.resource());
+            // RFC 4791 section 5.3.2.1, CALDAV:no-uid-conflict: a PUT must
+            // not "overwrite an existing calendar object resource with one
+            // that has a different UID property value" (the store checks
+            // again in the write's transaction).
+            if let Some(u) = old_res.and_then(|r| r.uid.as_deref())
+                && u != info.uid
+            {
+                return Err(uid_changed(user, path));
+            }
+            let old_scheduled = old_res.is_some_and(|r| r.schedule_tag.is_some());
             // Only a scheduling object needs the stored version to compare with.
             let old_body = match &old {
-                Some(_) if schedule::may_schedule(text) => store
+                Some(_) if old_scheduled || schedule::may_schedule(text) => store
                     .body(user, path)?
                     .and_then(|b| String::from_utf8(b).ok()),
                 _ => None,
             };
-            let plan = schedule::plan_put(ctx, old_body.as_deref(), text)?;
+            let target = schedule::Target {
+                user,
+                path,
+                uid: &info.uid,
+                old_scheduled,
+            };
+            let plan = schedule::plan_put(ctx, &target, old_body.as_deref(), text)?;
             // Parse again only when scheduling changed the text.
             let info = if plan.body == text.as_bytes() {
                 info.clone()

@@ -83,8 +83,122 @@ fn itip_error(e: ItipError) -> DavError {
             Precondition::AllowedAttendeeChange,
             format!("an attendee may not change {what}"),
         ),
+        // RFC 6638 section 3.2.4.2.
+        ItipError::OrganizerChanged => DavError::precondition(
+            Precondition::SameOrganizerInAllComponents,
+            ItipError::OrganizerChanged.to_string(),
+        ),
         other => DavError::precondition(Precondition::ValidSchedulingMessage, other.to_string()),
     }
+}
+
+fn organizer_change(detail: impl Into<String>) -> DavError {
+    DavError::precondition(Precondition::AllowedOrganizerChange, detail)
+}
+
+fn attendee_change(detail: impl Into<String>) -> DavError {
+    DavError::precondition(Precondition::AllowedAttendeeChange, detail)
+}
+
+/// Where a PUT writes: the owner of the calendar, the object's path and
+/// UID, and whether the object it replaces is a scheduling object (has a
+/// Schedule-Tag).
+pub struct Target<'a> {
+    pub user: &'a str,
+    pub path: &'a str,
+    pub uid: &'a str,
+    pub old_scheduled: bool,
+}
+
+/// A new scheduling object must be the only one with its UID in the
+/// owner's calendars (RFC 6638 section 3.2.4.1,
+/// CALDAV:unique-scheduling-object-resource); the same calendar is the
+/// store's CALDAV:no-uid-conflict.
+fn check_unique_in_home(ctx: &Ctx<'_>, t: &Target<'_>) -> DavResult<()> {
+    let parent = crate::store::parent_path(t.path).unwrap_or("");
+    let held = ctx.app.store.uid_in_home(t.user, t.uid)?;
+    let scheduling = |b: &[u8]| {
+        std::str::from_utf8(b)
+            .ok()
+            .and_then(scheduling::organizer_of)
+            .is_some()
+    };
+    if let Some((other, _)) = held
+        .iter()
+        .find(|(p, b)| crate::store::parent_path(p) != Some(parent) && scheduling(b))
+    {
+        let href = super::path::node_href(t.user, other);
+        return Err(DavError::Precondition {
+            condition: Precondition::UniqueSchedulingObjectResource,
+            inner: Some(format!("<D:href>{}</D:href>", super::xml::escape(&href))),
+            detail: format!("a scheduling object with this UID exists at {href}"),
+        });
+    }
+    Ok(())
+}
+
+/// The meeting with `uid` as its local organizer `organizer` stores it,
+/// when `organizer` is one of our users other than the acting one.
+fn organizers_copy(ctx: &Ctx<'_>, organizer: &str, uid: &str) -> DavResult<Option<String>> {
+    let Some(owner) = ctx.app.store.principal_by_address(organizer)? else {
+        return Ok(None);
+    };
+    if owner == ctx.user {
+        return Ok(None);
+    }
+    let held = ctx.app.store.uid_in_home(&owner, uid)?;
+    Ok(held
+        .into_iter()
+        .find_map(|(_, b)| String::from_utf8(b).ok())
+        .filter(|b| scheduling::organizer_of(b).as_deref() == Some(organizer)))
+}
+
+/// "Party crash" on creation, attendee side: an object naming a local
+/// organizer whose meeting with this UID does not invite the acting user
+/// (RFC 6638 section 3.2.4.1: the UID belongs to that meeting).
+fn check_not_crashing(ctx: &Ctx<'_>, organizer: &str, uid: &str, mine: &[String]) -> DavResult<()> {
+    if let Some(theirs) = organizers_copy(ctx, organizer, uid)?
+        && !scheduling::attendees_of(&theirs)
+            .iter()
+            .any(|a| mine.contains(a))
+    {
+        return Err(DavError::precondition(
+            Precondition::UniqueSchedulingObjectResource,
+            format!("UID {uid} belongs to a meeting of {organizer} that does not invite you"),
+        ));
+    }
+    Ok(())
+}
+
+/// "Party crash" on creation, organizer side: taking the UID of a meeting
+/// some local attendee already holds from another organizer (RFC 6638
+/// section 3.2.4.3: the ORGANIZER of a scheduling object cannot change).
+fn check_not_taking_over(
+    ctx: &Ctx<'_>,
+    organizer: &str,
+    uid: &str,
+    attendees: &[String],
+    mine: &[String],
+) -> DavResult<()> {
+    for a in attendees.iter().filter(|a| !mine.contains(a)) {
+        let Some(user) = ctx.app.store.principal_by_address(a)? else {
+            continue;
+        };
+        if user == ctx.user {
+            continue;
+        }
+        for (_, body) in ctx.app.store.uid_in_home(&user, uid)? {
+            let other = String::from_utf8(body)
+                .ok()
+                .and_then(|b| scheduling::organizer_of(&b));
+            if other.as_deref().is_some_and(|o| o != organizer) {
+                return Err(organizer_change(format!(
+                    "UID {uid} belongs to a meeting organized by someone else"
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether `text` can be a scheduling object at all: it names an ORGANIZER.
@@ -108,24 +222,78 @@ fn planned(ctx: &Ctx<'_>, stored: String, tag_changes: bool, messages: Vec<ItipM
     }
 }
 
-/// Plan a PUT of `new` over `old` (the stored text, if any).
-pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> {
+/// Plan a PUT of `new` over `old` (the stored text, when it may matter:
+/// `new` names an ORGANIZER or the stored object is a scheduling object).
+pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> {
     let plain = |tag| Plan {
         body: new.as_bytes().to_vec(),
         schedule_tag: tag,
         outbox: Vec::new(),
     };
-    if !may_schedule(new) {
-        return Ok(plain(ScheduleTag::None));
-    }
-    let Some(organizer) = scheduling::organizer_of(new) else {
+    let organizer = if may_schedule(new) {
+        scheduling::organizer_of(new)
+    } else {
+        None
+    };
+    let old = old.filter(|_| t.old_scheduled || may_schedule(new));
+    let old_organizer = old
+        .filter(|_| t.old_scheduled)
+        .and_then(scheduling::organizer_of);
+    let Some(organizer) = organizer else {
+        let Some(old_org) = old_organizer else {
+            return Ok(plain(ScheduleTag::None));
+        };
+        let old = old.unwrap_or_default();
+        let mine = my_addresses(ctx)?;
+        if mine.contains(&old_org) {
+            // Every attendee removed along with the ORGANIZER (as Thunderbird
+            // does): no longer a meeting, the attendees get a CANCEL. With
+            // attendees left it would be a meeting nobody organizes.
+            if scheduling::attendees_of(new)
+                .iter()
+                .any(|a| !mine.contains(a))
+            {
+                return Err(organizer_change(
+                    "the ORGANIZER may not be removed from a meeting with attendees",
+                ));
+            }
+            return Ok(Plan {
+                outbox: to_outbox(ctx, scheduling::organizer_delete(old, &mine)),
+                ..plain(ScheduleTag::None)
+            });
+        }
+        if scheduling::attendees_of(old)
+            .iter()
+            .any(|a| mine.contains(a))
+        {
+            return Err(attendee_change("an attendee may not change ORGANIZER"));
+        }
         return Ok(plain(ScheduleTag::None));
     };
     let mine = my_addresses(ctx)?;
     let attendees = scheduling::attendees_of(new);
+    if let Some(o) = &old_organizer
+        && o != &organizer
+    {
+        // RFC 6638 section 3.2.4.3 (organizer) / 3.2.2.1 (attendee).
+        return Err(if mine.contains(o) {
+            organizer_change("the ORGANIZER of a scheduling object may not change")
+        } else {
+            attendee_change("an attendee may not change ORGANIZER")
+        });
+    }
     if mine.contains(&organizer) {
-        if attendees.iter().all(|a| a == &organizer) {
+        let was_meeting = old.is_some_and(|o| {
+            scheduling::attendees_of(o)
+                .iter()
+                .any(|a| !mine.contains(a))
+        });
+        if attendees.iter().all(|a| mine.contains(a)) && !was_meeting {
             return Ok(plain(ScheduleTag::None));
+        }
+        if old.is_none() {
+            check_unique_in_home(ctx, t)?;
+            check_not_taking_over(ctx, &organizer, t.uid, &attendees, &mine)?;
         }
         let status = |addr: &str| status_for(ctx, addr);
         let o = scheduling::organizer_put(old, new, &mine, &status).map_err(itip_error)?;
@@ -134,6 +302,8 @@ pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> 
     if attendees.iter().any(|a| mine.contains(a)) {
         let Some(old) = old else {
             // The attendee stores an invitation themselves: nothing to send.
+            check_unique_in_home(ctx, t)?;
+            check_not_crashing(ctx, &organizer, t.uid, &mine)?;
             return Ok(plain(ScheduleTag::New));
         };
         let o = scheduling::attendee_put(old, new, &mine).map_err(itip_error)?;
@@ -148,17 +318,38 @@ pub fn plan_put(ctx: &Ctx<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> 
         }
         return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
     }
+    if let Some(old) = old
+        && scheduling::attendees_of(old)
+            .iter()
+            .any(|a| mine.contains(a))
+    {
+        // Decision: refused, not read as a decline; DELETE declines.
+        return Err(attendee_change(
+            "an attendee may not remove their own ATTENDEE (DELETE the event to decline it)",
+        ));
+    }
+    if old.is_none() {
+        check_not_crashing(ctx, &organizer, t.uid, &mine)?;
+    }
     Ok(plain(ScheduleTag::None))
 }
 
-/// The CANCELs a DELETE of `old` causes (organizer only).
+/// What a DELETE of `old` sends: CANCELs when the user organizes it; a
+/// REPLY with PARTSTAT=DECLINED when they attend it (RFC 6638 section
+/// 3.2.2.4), unless the client sent `Schedule-Reply: F` (section 8.1).
 pub fn plan_delete(ctx: &Ctx<'_>, old: &str) -> DavResult<Vec<NewMessage>> {
     let Some(organizer) = scheduling::organizer_of(old) else {
         return Ok(Vec::new());
     };
     let mine = my_addresses(ctx)?;
-    if !mine.contains(&organizer) {
+    if mine.contains(&organizer) {
+        return Ok(to_outbox(ctx, scheduling::organizer_delete(old, &mine)));
+    }
+    let no_reply = ctx
+        .header("schedule-reply")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
+    if no_reply {
         return Ok(Vec::new());
     }
-    Ok(to_outbox(ctx, scheduling::organizer_delete(old, &mine)))
+    Ok(to_outbox(ctx, scheduling::attendee_delete(old, &mine)))
 }

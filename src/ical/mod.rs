@@ -10,6 +10,7 @@ mod filter;
 mod freebusy;
 #[cfg(test)]
 mod fuzz_tests;
+mod instances;
 mod merge;
 pub(crate) mod model;
 mod object;
@@ -37,6 +38,9 @@ pub enum IcalError {
     UnsupportedComponent { line: usize, message: String },
     /// A METHOD property is present (RFC 4791 section 4.1).
     MethodPresent { line: usize },
+    /// An override's RECURRENCE-ID names no instance of its master
+    /// (valid-calendar-object-resource, see `instances`).
+    NoSuchInstance { line: usize, message: String },
 }
 
 impl IcalError {
@@ -47,6 +51,10 @@ impl IcalError {
     /// True when the object carries METHOD (a 403 precondition for PUT).
     pub fn is_method_present(&self) -> bool {
         matches!(self, IcalError::MethodPresent { .. })
+    }
+    /// True when an override names no instance of its master.
+    pub fn is_no_such_instance(&self) -> bool {
+        matches!(self, IcalError::NoSuchInstance { .. })
     }
     pub(crate) fn invalid(line: usize, message: impl Into<String>) -> Self {
         IcalError::Invalid {
@@ -60,7 +68,8 @@ impl fmt::Display for IcalError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (line, msg) = match self {
             IcalError::Invalid { line, message } => (*line, message.as_str()),
-            IcalError::UnsupportedComponent { line, message } => (*line, message.as_str()),
+            IcalError::UnsupportedComponent { line, message }
+            | IcalError::NoSuchInstance { line, message } => (*line, message.as_str()),
             IcalError::MethodPresent { line } => {
                 (*line, "METHOD is not allowed in a calendar object resource")
             }

@@ -201,6 +201,9 @@ pub fn parse_object(text: &str) -> Result<ObjectInfo, IcalError> {
     };
     check_values(&cal, &zones)?;
     let index = build_index(&members, &zones)?;
+    if members.len() > 1 {
+        super::instances::check_override_ids(&members, &zones)?;
+    }
     Ok(ObjectInfo { uid, kind, index })
 }
 

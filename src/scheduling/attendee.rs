@@ -2,8 +2,12 @@
 //! PUT on their copy of an organizer's event only makes allowed changes, and
 //! the REPLY to the organizer when their participation changed.
 //!
-//! Allowed (decision): on their own ATTENDEE the PARTSTAT, RSVP and
-//! DELEGATED-TO parameters (and SCHEDULE-STATUS removal); ATTENDEEs they add
+//! Allowed (decision, RFC 6638 section 3.2.2.1): every parameter of their
+//! own ATTENDEE (PARTSTAT, RSVP, DELEGATED-TO, and what clients add there
+//! for themselves: CN, EMAIL, CUTYPE, SCHEDULE-AGENT, X- parameters, as
+//! Apple Calendar writes them); the REPLY carries the organizer's version of
+//! that line with only PARTSTAT and DELEGATED-TO taken from the client, so the
+//! organizer's copy never picks up the client's parameters; ATTENDEEs they add
 //! as delegates (DELEGATED-FROM = them); VALARMs; TRANSP, CATEGORIES, COMMENT
 //! (personal; COMMENT travels in the REPLY), X- properties, DTSTAMP,
 //! LAST-MODIFIED, CREATED; COMPLETED, PERCENT-COMPLETE and STATUS of a VTODO;
@@ -13,14 +17,19 @@
 //! carrying their personal data, so a minimal override (RECURRENCE-ID and
 //! their ATTENDEE) is enough. Everything else is organizer data: AttendeeChangeNotAllowed.
 //! SEQUENCE and other attendees' parameters are kept as stored (a client's
-//! stale copy cannot roll them back).
+//! stale copy cannot roll them back; refusing them would refuse every client
+//! that writes with If-Schedule-Tag-Match after another attendee answered).
+//! Removing their own ATTENDEE is refused (DELETE is how an attendee leaves:
+//! it sends a REPLY with PARTSTAT=DECLINED, `attendee_delete`).
+//! Every change of the stored copy gives a new Schedule-Tag (RFC 6638
+//! section 3.2.10 exempts only the server's own updates).
 
 use super::message::{self, reply_comp};
 use super::object::{
     self, View, attendee, exdates, instance_from_master, key, partstat, sched_comps, sequence,
     server_scheduled, set_sequence,
 };
-use super::{AttendeeOutcome, ItipError, Method, normalize_address};
+use super::{AttendeeOutcome, ItipError, ItipMessage, Method, normalize_address};
 use super::{Comp, Prop};
 use crate::ical::edit;
 
@@ -44,13 +53,6 @@ const INSTANCE_TIME: [&str; 7] = [
     "RDATE",
     "RECURRENCE-ID",
 ];
-const OWN_PARAMS: [&str; 5] = [
-    "PARTSTAT",
-    "RSVP",
-    "DELEGATED-TO",
-    "SCHEDULE-STATUS",
-    "SCHEDULE-FORCE-SEND",
-];
 
 fn is_personal(c: &Comp, p: &Prop) -> bool {
     PERSONAL.contains(&p.name.as_str())
@@ -72,7 +74,8 @@ fn org_data(c: &Comp, a: &str, instance: bool) -> Vec<String> {
             continue;
         }
         let s = match p.name.as_str() {
-            "ATTENDEE" if normalize_address(&p.value) == a => p.canonical(&OWN_PARAMS),
+            // Their own line: only its presence is organizer data.
+            "ATTENDEE" if normalize_address(&p.value) == a => format!("ATTENDEE:{a}"),
             "ATTENDEE" if delegated_from(p, a) => continue,
             "ATTENDEE" => format!("ATTENDEE:{}", normalize_address(&p.value)),
             "ORGANIZER" => format!("ORGANIZER:{}", normalize_address(&p.value)),
@@ -149,6 +152,21 @@ fn build_override(master: &Comp, c: &Comp, a: &str) -> Result<Comp, ItipError> {
     );
     out.comps = c.comps.clone();
     Ok(out)
+}
+
+/// The ATTENDEE a REPLY carries: the organizer's version of the line
+/// (`before`) with the answer (PARTSTAT, DELEGATED-TO) from the client's
+/// (`now`); whatever else the client wrote on its own line stays home.
+fn reply_attendee(before: &Prop, now: &Prop) -> Prop {
+    let mut p = before.clone();
+    p.set_param("PARTSTAT", &partstat(now));
+    let delegates = now.param_values("DELEGATED-TO");
+    if delegates.is_empty() {
+        p.remove_param("DELEGATED-TO");
+    } else {
+        p.set_param_values("DELEGATED-TO", delegates);
+    }
+    p
 }
 
 fn reply_needed(old: &Prop, new: &Prop) -> bool {
@@ -253,7 +271,11 @@ pub fn attendee_put(
         if let (Some(b), Some(now)) = (before, attendee(&stored, &a))
             && reply_needed(b, now)
         {
-            reply.push(reply_comp(&stored, now, sequence(&stored)));
+            reply.push(reply_comp(
+                &stored,
+                &reply_attendee(b, now),
+                sequence(&stored),
+            ));
         }
         cal.comps[i] = stored;
     }
@@ -287,9 +309,57 @@ pub fn attendee_put(
     } else {
         Vec::new()
     };
+    let stored = edit::to_string(&cal);
     Ok(AttendeeOutcome {
-        stored: edit::to_string(&cal),
+        schedule_tag_changes: stored != edit::to_string(&old_cal),
+        stored,
         messages,
-        schedule_tag_changes: false,
     })
+}
+
+/// Attendee DELETE of their copy (RFC 6638 section 3.2.2.4): a REPLY with
+/// PARTSTAT=DECLINED to the organizer for every component that lists them
+/// and is not cancelled nor already declined. Nothing when the copy does
+/// not parse, they are not an attendee, or SCHEDULE-AGENT on the ORGANIZER
+/// or on their ATTENDEE is CLIENT or NONE.
+pub fn attendee_delete(old: &str, attendee_addrs: &[String]) -> Vec<ItipMessage> {
+    let Ok(cal) = object::parse_cal(old) else {
+        return Vec::new();
+    };
+    let Some(org) = object::organizer(&cal) else {
+        return Vec::new();
+    };
+    let mine: Vec<String> = attendee_addrs
+        .iter()
+        .map(|x| normalize_address(x))
+        .collect();
+    if mine.contains(&org) {
+        return Vec::new();
+    }
+    let Some(a) = mine
+        .iter()
+        .find(|m| sched_comps(&cal).any(|c| attendee(c, m).is_some()))
+    else {
+        return Vec::new();
+    };
+    let master_cancelled = View::new(&cal).master.is_some_and(object::is_cancelled);
+    let org_server = sched_comps(&cal)
+        .find_map(|c| c.prop("ORGANIZER"))
+        .is_none_or(server_scheduled);
+    if master_cancelled || !org_server {
+        return Vec::new();
+    }
+    let mut comps = Vec::new();
+    for c in sched_comps(&cal) {
+        let Some(att) = attendee(c, a) else { continue };
+        if !server_scheduled(att) || object::is_cancelled(c) || partstat(att) == "DECLINED" {
+            continue;
+        }
+        let mut declined = att.clone();
+        declined.set_param("PARTSTAT", "DECLINED");
+        comps.push(reply_comp(c, &declined, sequence(c)));
+    }
+    message::build(Method::Reply, &org, a, comps, &[&cal])
+        .into_iter()
+        .collect()
 }

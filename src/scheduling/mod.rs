@@ -59,6 +59,8 @@ mod address_tests {
 mod tests_attendee;
 #[cfg(test)]
 mod tests_large;
+#[cfg(test)]
+mod tests_write;
 
 use crate::ical::edit;
 use std::fmt;
@@ -71,7 +73,7 @@ type Prop = crate::ical::model::Prop<'static>;
 pub use apply::{
     apply_reply, deliver_cancel, deliver_request, set_schedule_status, set_schedule_statuses,
 };
-pub use attendee::attendee_put;
+pub use attendee::{attendee_delete, attendee_put};
 pub use authority::{NO_AUTHORITY_STATUS, may_deliver};
 pub use organizer::{organizer_delete, organizer_put};
 
@@ -257,8 +259,9 @@ pub struct AttendeeOutcome {
     pub stored: String,
     /// REPLY to the organizer when the attendee's PARTSTAT changed.
     pub messages: Vec<ItipMessage>,
-    /// Always false: an attendee can only make changes that do not alter the
-    /// Schedule-Tag (RFC 6638 section 3.2.10: PARTSTAT, alarms, personal data).
+    /// True when the stored copy changed: an attendee's own change gives a
+    /// new Schedule-Tag (RFC 6638 section 3.2.10 exempts only changes the
+    /// server makes), so a client holding the tag from before gets 412.
     pub schedule_tag_changes: bool,
 }
 

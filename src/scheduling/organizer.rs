@@ -17,7 +17,9 @@
 //!   changed instance, except when the change is only new EXDATEs or the
 //!   instance's cancellation (those get a CANCEL instead), and to attendees
 //!   new to an instance or with SCHEDULE-FORCE-SEND=REQUEST. A REQUEST holds all
-//!   of the recipient's components.
+//!   of the recipient's components. The organizer's own PARTSTAT changing on
+//!   an instance (declining one occurrence with an override) sends that
+//!   REQUEST too, without a SEQUENCE bump; an EXDATE sends a CANCEL for it.
 //! - an override dropped without an EXDATE counts as a change of the master.
 //! - CANCEL (RFC 6638 section 3.2.1.2 table): removed from the master → CANCEL
 //!   of the whole event; removed from an instance, instance EXDATEd or its
@@ -68,7 +70,21 @@ fn exdate_keys(m: Option<&Comp>) -> Vec<String> {
     v
 }
 
-fn plan(old: Option<&Comp>, new: &Comp) -> Vec<Change> {
+/// The organizer's own ATTENDEE in `c` when they list themselves.
+fn own_line<'a>(c: &'a Comp, me: &Me) -> Option<&'a Prop> {
+    c.props_named("ATTENDEE")
+        .find(|p| me.is_self(&normalize_address(&p.value)))
+}
+
+/// The organizer states a PARTSTAT on their own line of `c` that differs
+/// from the one of the same instance in `o`.
+fn own_partstat_changed(c: &Comp, o: &Comp, me: &Me) -> bool {
+    own_line(c, me)
+        .filter(|p| p.param("PARTSTAT").is_some())
+        .is_some_and(|p| Some(partstat(p)) != own_line(o, me).map(partstat))
+}
+
+fn plan(old: Option<&Comp>, new: &Comp, me: &Me) -> Vec<Change> {
     let Some(old) = old else {
         return sched_comps(new)
             .map(|c| Change {
@@ -111,10 +127,13 @@ fn plan(old: Option<&Comp>, new: &Comp) -> Vec<Change> {
         let other = other_sig(c) != other_sig(o) || (master && reverted);
         let ex_changed = master && old_ex != new_ex;
         let newly_cancelled = is_cancelled(c) && !is_cancelled(o);
+        // The organizer declining (or accepting again) an instance: the
+        // attendees get that instance, SEQUENCE unchanged (not a reschedule).
+        let own = own_partstat_changed(c, o, me);
         out.push(Change {
             key: k,
             bump: resched || other || ex_changed,
-            request: (resched || other) && !newly_cancelled,
+            request: (resched || other || own) && !newly_cancelled,
             resched,
             old_seq: Some(sequence(o)),
         });
@@ -455,7 +474,7 @@ pub fn organizer_put(
             return Err(ItipError::OrganizerChanged);
         }
     }
-    let changes = plan(old_cal.as_ref(), &cal);
+    let changes = plan(old_cal.as_ref(), &cal, &me);
     apply_plan(&mut cal, &changes, &me);
     let messages = match &old_cal {
         Some(oc) => update_messages(oc, &cal, &changes, &me),

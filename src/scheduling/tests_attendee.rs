@@ -65,8 +65,11 @@ fn attendee_partstat_change_replies() {
         "ATTENDEE;PARTSTAT=DECLINED:mailto:a@example.com",
     );
     let out = aput(&copy, &new).unwrap();
-    assert!(!out.schedule_tag_changes);
+    // The attendee's own change gives a new Schedule-Tag (RFC 6638 3.2.10).
+    assert!(out.schedule_tag_changes);
     assert_eq!(out.messages.len(), 1);
+    // Storing the copy as it is changes nothing.
+    assert!(!aput(&copy, &copy).unwrap().schedule_tag_changes);
     let r = unfold(&out.messages[0].ical);
     assert!(r.contains("PARTSTAT=DECLINED:mailto:a@example.com") && !r.contains("RECURRENCE-ID"));
     // Alarms, TRANSP and X- properties alone: no REPLY.

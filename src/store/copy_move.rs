@@ -96,6 +96,19 @@ fn copy_move_in(
                 "only calendar object resources may be stored in a calendar",
             ));
         };
+        // RFC 4791 section 5.3.2.1: MOVE/COPY must not "overwrite an
+        // existing calendar object resource with one that has a different
+        // UID property value".
+        if let Some(other_uid) = existing
+            .as_ref()
+            .and_then(Node::resource)
+            .and_then(|r| r.uid.as_deref())
+            && other_uid != uid
+        {
+            return Err(StoreError::UidConflict(
+                dst.trim_end_matches('/').to_string(),
+            ));
+        }
         let parent_key = node_key(user, parent_path(dst).unwrap_or(""));
         if let Some(other) = w.0.open_table(UIDS)?.get((parent_key.as_str(), uid))? {
             let other = other.value();

@@ -239,6 +239,47 @@ impl Store {
         Ok(t.get((key.as_str(), uid))?.map(|v| v.value().to_string()))
     }
 
+    /// The calendar object resources (paths) holding `uid` in the calendars
+    /// directly under `user`'s home, with their bodies. One read
+    /// transaction; the scan steps over each collection's members instead
+    /// of walking them, so its cost is the number of collections.
+    pub fn uid_in_home(&self, user: &str, uid: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let txn = self.db.begin_read()?;
+        let nodes = txn.open_table(NODES)?;
+        let uids = txn.open_table(UIDS)?;
+        let bodies = txn.open_table(BODIES)?;
+        let home = node_key(user, "");
+        let mut cursor = home.clone();
+        let mut out = Vec::new();
+        loop {
+            let next = nodes
+                .range(cursor.as_str()..)?
+                .next()
+                .transpose()?
+                .map(|(k, _)| k.value().to_string());
+            let Some(key) = next else { break };
+            let Some(rest) = key.strip_prefix(home.as_str()) else {
+                break;
+            };
+            match rest.find('/') {
+                Some(i) => {
+                    let coll = &key[..home.len() + i + 1];
+                    if let Some(name) = uids.get((coll, uid))? {
+                        let path = format!("{}{}", &rest[..=i], name.value());
+                        let full = node_key(user, &path);
+                        if let Some(b) = bodies.get(full.as_str())? {
+                            out.push((path, b.value().to_vec()));
+                        }
+                    }
+                    // '0' follows '/': the first key after this collection's subtree.
+                    cursor = format!("{}0", &coll[..coll.len() - 1]);
+                }
+                None => cursor = format!("{key}\0"),
+            }
+        }
+        Ok(out)
+    }
+
     /// Bytes stored by a user (quota-used-bytes).
     pub fn usage(&self, user: &str) -> Result<u64> {
         let txn = self.db.begin_read()?;

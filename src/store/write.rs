@@ -434,6 +434,15 @@ impl Store {
                 check_schedule_tag(old.as_ref(), req.if_schedule_tag.as_deref())?;
                 let parent = w.parent(&user, &path)?;
                 if let Some(meta) = &req.calendar {
+                    // RFC 4791 section 5.3.2.1: no overwrite with another UID.
+                    if old
+                        .as_ref()
+                        .and_then(Node::resource)
+                        .and_then(|r| r.uid.as_deref())
+                        .is_some_and(|u| u != meta.uid)
+                    {
+                        return Err(StoreError::UidConflict(path.clone()));
+                    }
                     let parent_key = node_key(&user, parent_path(&path).unwrap_or(""));
                     let uids = txn.open_table(UIDS)?;
                     if let Some(other) = uids.get((parent_key.as_str(), meta.uid.as_str()))? {

@@ -13,6 +13,7 @@ mod hardening_files;
 mod ingest;
 mod methods;
 mod reports;
+mod sched_clients;
 mod scheduling;
 mod security;
 mod smtp_sink;
