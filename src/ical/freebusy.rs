@@ -2,7 +2,8 @@
 //! 7.10): busy time of VEVENT instances (TRANSP:TRANSPARENT and
 //! STATUS:CANCELLED excluded, STATUS:TENTATIVE as BUSY-TENTATIVE) and the
 //! FREEBUSY periods of stored VFREEBUSY components, merged per type and
-//! clipped to the requested range, in UTC. Floating times are taken as UTC.
+//! clipped to the requested range, in UTC. Floating and all-day times are
+//! read in `Limits::timezone` (the calendar's zone; UTC when None).
 
 use super::bounds::{Limits, Out, OutputError};
 use super::model::{Comp, parse};
@@ -47,7 +48,7 @@ fn collect(
                         Some(_) => continue,
                     };
                     for (t, len) in prop_times(p, &zones).unwrap_or_default() {
-                        let s = t.utc(None);
+                        let s = t.utc(limits.timezone);
                         add(periods, kind, s, s + len.unwrap_or(0), lo, hi);
                     }
                 }
@@ -58,7 +59,7 @@ fn collect(
     let cap = limits.max_instances;
     for members in events.values() {
         limits.check()?;
-        let Ok(exp) = expand(members, &zones, None, lo, hi, cap.saturating_add(1)) else {
+        let Ok(exp) = expand(members, &zones, limits.timezone, lo, hi, cap.saturating_add(1)) else {
             continue;
         };
         // Stopped inside the range: the busy time would be incomplete.
