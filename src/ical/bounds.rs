@@ -171,6 +171,7 @@ mod tests {
             max_instances: 1,
             max_bytes: 1,
             cancelled: &flag,
+            timezone: None,
         };
         assert!(l.check().is_ok());
         flag.store(true, Ordering::Relaxed);

@@ -235,6 +235,15 @@ fn instance_timing(
 ) -> Option<Vec<Prop<'static>>> {
     let st = item.start_time?;
     let date = st.is_date();
+    if comp.prop("DTSTART").is_none() {
+        // A VTODO recurring from its DUE (no DTSTART).
+        let due = item.rid.unwrap_or(item.end);
+        let mut out = vec![date_or_utc("DUE", due, date, tz)];
+        if let Some(rid) = item.rid {
+            out.push(date_or_utc("RECURRENCE-ID", rid, date, tz));
+        }
+        return Some(out);
+    }
     let mut out = vec![date_or_utc("DTSTART", item.start, date, tz)];
     if comp.prop("DTEND").is_some() {
         out.push(date_or_utc("DTEND", item.end, date, tz));

@@ -9,6 +9,7 @@ const L: Limits<'static> = Limits {
     max_instances: 5000,
     max_bytes: usize::MAX,
     cancelled: &NOT,
+    timezone: None,
 };
 static NOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

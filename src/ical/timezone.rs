@@ -48,6 +48,13 @@ impl Time {
     pub fn is_floating(&self) -> bool {
         matches!(self.anchor, Anchor::Date | Anchor::Floating)
     }
+    /// The same value `secs` seconds of wall-clock time later.
+    pub fn shifted(self, secs: i64) -> Time {
+        match Duration::try_seconds(secs).and_then(|d| self.naive.checked_add_signed(d)) {
+            Some(naive) => Time { naive, ..self },
+            None => self,
+        }
+    }
     /// UTC unix seconds; floating values use `float` (UTC when None).
     pub fn utc(&self, float: Option<Tz>) -> i64 {
         match self.anchor {
