@@ -151,7 +151,9 @@ fn alarm_hit(
         .text("REPEAT")
         .and_then(|r| r.trim().parse().ok())
         .unwrap_or(0);
-    let step = alarm.prop("DURATION").and_then(|p| parse_duration(&p.value));
+    let step = alarm
+        .prop("DURATION")
+        .and_then(|p| parse_duration(&p.value));
     let (repeat, step) = match step {
         Some(st) if repeat > 0 && st > 0 => (repeat, st),
         _ => (0, 0),
@@ -195,7 +197,11 @@ fn alarm_hit(
         return false;
     }
     exp.items.iter().filter(|i| i.member == me).any(|i| {
-        let base = if related_end || !has_start { i.end } else { i.start };
+        let base = if related_end || !has_start {
+            i.end
+        } else {
+            i.start
+        };
         repeats_hit(base.saturating_add(offset), repeat, step, lo, hi)
     })
 }

@@ -182,8 +182,7 @@ pub(crate) fn expand(
                 out.floating |= r.is_floating();
                 let rid = r.utc(float);
                 overridden.insert(rid);
-                if p
-                    .param("RANGE")
+                if p.param("RANGE")
                     .is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"))
                     && let (Some(s), Shape::Rel(d)) = (t.dtstart, &t.shape)
                 {
@@ -215,7 +214,11 @@ pub(crate) fn expand(
     }
     futures.sort_by_key(|f| f.rid);
     // Instances moved by a THISANDFUTURE override may come from outside the window.
-    let shift = futures.iter().map(|f| f.delta.saturating_abs()).max().unwrap_or(0);
+    let shift = futures
+        .iter()
+        .map(|f| f.delta.saturating_abs())
+        .max()
+        .unwrap_or(0);
     let longest = futures.iter().map(|f| f.duration).fold(*dur, i64::max);
     let mut starts: Vec<(Time, Option<i64>)> = vec![(dt0, None)];
     if let Some(rule) = comp.prop("RRULE") {

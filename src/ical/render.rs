@@ -73,7 +73,9 @@ pub fn render(
             }
             _ => c,
         };
-        let timing = item.as_ref().and_then(|i| instance_timing(c, i, limits.timezone));
+        let timing = item
+            .as_ref()
+            .and_then(|i| instance_timing(c, i, limits.timezone));
         write_selected(&mut out, c, child_sel, timing.as_deref())?;
     }
     out.line("END:VCALENDAR")?;
@@ -228,11 +230,7 @@ const TIMING: &[&str] = &[
 
 /// The timing properties of one instance of `comp`, in UTC (None for a
 /// component without a start, which is written as stored).
-fn instance_timing(
-    comp: &Comp<'_>,
-    item: &Item,
-    tz: Option<Tz>,
-) -> Option<Vec<Prop<'static>>> {
+fn instance_timing(comp: &Comp<'_>, item: &Item, tz: Option<Tz>) -> Option<Vec<Prop<'static>>> {
     let st = item.start_time?;
     let date = st.is_date();
     if comp.prop("DTSTART").is_none() {

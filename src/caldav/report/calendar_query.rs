@@ -127,7 +127,9 @@ pub fn run(
                 ical::matches(&text, filter, default_tz)
             };
             if ok {
-                object_response_in(ctx, &mut ms, &user, p, n, body, props, default_tz, cancelled)?;
+                object_response_in(
+                    ctx, &mut ms, &user, p, n, body, props, default_tz, cancelled,
+                )?;
             }
         }
     }

@@ -434,7 +434,10 @@ fn parse_utc(attr: &str, element: &str, value: &str) -> Result<DateTime<Utc>, Xm
 fn calendar_data(el: &Element) -> Result<CalendarDataSpec, XmlError> {
     // RFC 4791 section 9.6: text/calendar, version 2.0, are the defaults
     // and the only media type served (CALDAV:supported-calendar-data).
-    let media = el.attr("content-type").map(str::trim).unwrap_or("text/calendar");
+    let media = el
+        .attr("content-type")
+        .map(str::trim)
+        .unwrap_or("text/calendar");
     let version = el.attr("version").map(str::trim).unwrap_or("2.0");
     let base = media.split(';').next().unwrap_or_default().trim();
     if !base.eq_ignore_ascii_case("text/calendar") || version != "2.0" {
@@ -636,7 +639,9 @@ END:VCALENDAR&#13;
 
     #[test]
     fn calendar_query_refusals() {
-        assert!(matches!(query_with(""), Err(XmlError::InvalidFilter(m)) if m.contains("CALDAV:filter")));
+        assert!(
+            matches!(query_with(""), Err(XmlError::InvalidFilter(m)) if m.contains("CALDAV:filter"))
+        );
         assert!(matches!(
             query_with("<C:filter/>"),
             Err(XmlError::InvalidFilter(_))
@@ -683,12 +688,18 @@ END:VCALENDAR&#13;
         let body = br#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:D="DAV:"><D:prop><C:calendar-data><C:expand start="20060103T000000Z"/></C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
         assert!(matches!(parse_report(body), Err(XmlError::Invalid(m)) if m.contains("expand")));
         // RFC 4791 section 9.6: only text/calendar 2.0.
-        for attrs in [r#"content-type="application/calendar+json""#, r#"version="3.0""#] {
+        for attrs in [
+            r#"content-type="application/calendar+json""#,
+            r#"version="3.0""#,
+        ] {
             let body = format!(
                 r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:D="DAV:"><D:prop><C:calendar-data {attrs}/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#
             );
             let r = parse_report(body.as_bytes());
-            assert!(matches!(r, Err(XmlError::UnsupportedCalendarData(_))), "{attrs}: {r:?}");
+            assert!(
+                matches!(r, Err(XmlError::UnsupportedCalendarData(_))),
+                "{attrs}: {r:?}"
+            );
         }
         let ok = br#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:D="DAV:"><D:prop><C:calendar-data content-type="text/calendar" version="2.0"/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
         assert!(parse_report(ok).is_ok());
