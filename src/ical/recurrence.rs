@@ -1,7 +1,10 @@
 //! Instances of a recurrence set (RFC 5545 section 3.8.5): the master's
 //! DTSTART, RRULE (expanded by the `rrule` crate, bounded in count and
 //! time), RDATE (DATE, DATE-TIME and PERIOD) minus EXDATE, with overrides
-//! (components carrying RECURRENCE-ID) replacing the instance they name.
+//! (components carrying RECURRENCE-ID) replacing the instance they name,
+//! and RANGE=THISANDFUTURE overrides also moving and reshaping the later
+//! instances (RFC 5545 section 3.8.4.4). A VTODO with DUE and RRULE but no
+//! DTSTART recurs from DUE, as task clients expect.
 //! Also the time span each component covers for CalDAV time-range tests
 //! (RFC 4791 section 9.9).
 
