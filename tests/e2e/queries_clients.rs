@@ -332,3 +332,73 @@ fn invalid_filters_and_calendar_data_requests_are_refused() {
     assert_eq!(r.status, 207, "{}", r.body);
     assert!(r.body.contains("UID:e"));
 }
+
+#[test]
+fn declining_an_instance_after_a_this_and_future_change() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    let bob = Some(("bob", "bob-pass"));
+    let people = "ORGANIZER;CN=Admin:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:admin@localhost\r\nATTENDEE;CN=Bob;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\n";
+    // Evolution moves a daily meeting to 15:00Z from 4 March on.
+    let ics = cal(&format!(
+        "BEGIN:VEVENT\r\nUID:sync-1\r\nDTSTAMP:20240101T000000Z\r\nSEQUENCE:0\r\nDTSTART:20240301T100000Z\r\nDTEND:20240301T110000Z\r\nRRULE:FREQ=DAILY;COUNT=10\r\nSUMMARY:Sync\r\n{people}END:VEVENT\r\nBEGIN:VEVENT\r\nUID:sync-1\r\nDTSTAMP:20240101T000000Z\r\nSEQUENCE:0\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20240304T100000Z\r\nDTSTART:20240304T150000Z\r\nDTEND:20240304T160000Z\r\nSUMMARY:Sync (afternoon)\r\n{people}END:VEVENT\r\n"
+    ));
+    let r = s.put_ics(&format!("{CAL}sync.ics"), &ics);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let bob_copy = "/dav/calendars/bob/default/sync-1.ics";
+    assert!(wait_until(10, || s
+        .request("GET", bob_copy, bob, &[], b"")
+        .status
+        == 200));
+    // Bob's calendar shows 6 March in the afternoon.
+    let q = range_query("VEVENT", "20240306T150000Z", "20240306T160000Z", "");
+    let r = s.request(
+        "REPORT",
+        "/dav/calendars/bob/default/",
+        bob,
+        &[("Depth", "1"), ("Content-Type", "application/xml")],
+        q.as_bytes(),
+    );
+    assert_eq!(names(&r.body), vec!["sync-1.ics"], "{}", r.body);
+    // Apple Calendar declines 6 March: an override copied from the
+    // instance it shows (the THISANDFUTURE override moved to that day).
+    let copy = s.request("GET", bob_copy, bob, &[], b"").body;
+    let copy = copy.replace("\r\n ", "");
+    let declined = format!(
+        "BEGIN:VEVENT\r\nUID:sync-1\r\nDTSTAMP:20240102T000000Z\r\nSEQUENCE:0\r\nRECURRENCE-ID:20240306T100000Z\r\nDTSTART:20240306T150000Z\r\nDTEND:20240306T160000Z\r\nSUMMARY:Sync (afternoon)\r\n{}END:VEVENT\r\nEND:VCALENDAR\r\n",
+        people.replace(
+            "PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob",
+            "PARTSTAT=DECLINED;RSVP=TRUE:mailto:bob"
+        )
+    );
+    let new_copy = copy.replacen("END:VCALENDAR\r\n", &declined, 1);
+    let r = s.request(
+        "PUT",
+        bob_copy,
+        bob,
+        &[("Content-Type", "text/calendar")],
+        new_copy.as_bytes(),
+    );
+    assert!(
+        r.status == 204 || r.status == 201,
+        "{}: {}",
+        r.status,
+        r.body
+    );
+    // The organizer's copy gets bob's answer for that instance, at the moved time.
+    assert!(
+        wait_until(10, || {
+            let o = s.req("GET", &format!("{CAL}sync.ics"), &[], "").body;
+            let o = o.replace("\r\n ", "");
+            o.split("BEGIN:VEVENT").any(|c| {
+                c.contains("RECURRENCE-ID:20240306T100000Z")
+                    && c.contains("DTSTART:20240306T150000Z")
+                    && c.lines().any(|l| {
+                        l.contains("mailto:bob@example.com") && l.contains("PARTSTAT=DECLINED")
+                    })
+            })
+        }),
+        "{}",
+        s.req("GET", &format!("{CAL}sync.ics"), &[], "").body
+    );
+}
