@@ -108,6 +108,42 @@ fn from_override(future: &Comp, rid: &Prop) -> Option<Comp> {
     Some(c)
 }
 
+/// For a recipient left out of the THISANDFUTURE override at `rid`: end
+/// the master's RRULE just before that instance (UNTIL replacing COUNT or
+/// an UNTIL; `rid` being an instance, nothing earlier is lost), so the
+/// recipient's copy does not hold the instances they are no longer in.
+pub(super) fn end_before(master: &mut Comp, rid: &Prop) {
+    let Some((at, date)) = naive(&rid.value) else {
+        return;
+    };
+    let floating = !rid.value.trim().ends_with(['Z', 'z']) && rid.param("TZID").is_none();
+    let until = if date {
+        at.checked_sub_signed(Duration::days(1))
+            .map(|t| t.format("%Y%m%d").to_string())
+    } else if floating {
+        at.checked_sub_signed(Duration::seconds(1))
+            .map(|t| t.format("%Y%m%dT%H%M%S").to_string())
+    } else {
+        key_time(&instance_key(rid))
+            .and_then(|t| t.checked_sub_signed(Duration::seconds(1)))
+            .map(|t| t.format("%Y%m%dT%H%M%SZ").to_string())
+    };
+    let Some(until) = until else { return };
+    for p in master.props.iter_mut().filter(|p| p.name == "RRULE") {
+        let mut parts: Vec<String> = p
+            .value
+            .split(';')
+            .filter(|part| {
+                let k = part.split('=').next().unwrap_or_default().trim();
+                !k.eq_ignore_ascii_case("COUNT") && !k.eq_ignore_ascii_case("UNTIL")
+            })
+            .map(str::to_string)
+            .collect();
+        parts.push(format!("UNTIL={until}"));
+        p.set_value(&parts.join(";"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +197,28 @@ mod tests {
             .expect("an override for 6 January");
         assert!(added.contains("DTSTART:20240106T150000Z"), "{out}");
         assert!(added.contains("PARTSTAT=DECLINED"), "{out}");
+    }
+
+    #[test]
+    fn a_rule_ends_before_the_override_the_recipient_is_left_out_of() {
+        let mut m = edit::parse_owned(
+            "BEGIN:VEVENT\r\nUID:u\r\nDTSTART;TZID=Europe/Berlin:20240101T100000\r\nRRULE:FREQ=DAILY;COUNT=10\r\nEND:VEVENT\r\n",
+        )
+        .unwrap()
+        .remove(0);
+        let mut rid = Prop::new("RECURRENCE-ID", "20240104T100000");
+        rid.set_param("TZID", "Europe/Berlin");
+        rid.set_param("RANGE", "THISANDFUTURE");
+        end_before(&mut m, &rid);
+        assert_eq!(m.value("RRULE"), Some("FREQ=DAILY;UNTIL=20240104T085959Z"));
+        let mut d = edit::parse_owned(
+            "BEGIN:VEVENT\r\nUID:u\r\nDTSTART;VALUE=DATE:20240101\r\nRRULE:FREQ=WEEKLY;UNTIL=20250101\r\nEND:VEVENT\r\n",
+        )
+        .unwrap()
+        .remove(0);
+        let mut rid = Prop::new("RECURRENCE-ID", "20240115");
+        rid.set_param("VALUE", "DATE");
+        end_before(&mut d, &rid);
+        assert_eq!(d.value("RRULE"), Some("FREQ=WEEKLY;UNTIL=20240114"));
     }
 }
