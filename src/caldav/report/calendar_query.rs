@@ -10,23 +10,15 @@ use crate::caldav::work::{LOAD_CHUNK, output_error};
 use crate::caldav::xml::{Multistatus, ReportProps};
 use crate::caldav::{Ctx, Resp, xml_response};
 use crate::ical::OutputError;
-use crate::ical::timezone::known_zone;
+use crate::ical::timezone::{known_zone, zone_of_vtimezone};
 use crate::ical::{self, query::Filter, query::TimeRange};
 use hyper::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The zone of a VTIMEZONE text (calendar-timezone or CALDAV:timezone),
-/// by its TZID: an IANA name, a Windows name or a vendor-prefixed IANA
-/// name (`ical::timezone::known_zone`).
+/// The zone of a VTIMEZONE text (calendar-timezone or CALDAV:timezone):
+/// its TZID (IANA, Windows or vendor-prefixed IANA), else its offset.
 pub fn tz_of(vtimezone: &str) -> Option<chrono_tz::Tz> {
-    vtimezone.lines().find_map(|l| {
-        let l = l.trim_end_matches('\r');
-        let upper = l.get(..5)?.to_ascii_uppercase();
-        if upper != "TZID:" && !upper.starts_with("TZID;") {
-            return None;
-        }
-        known_zone(l.split_once(':')?.1)
-    })
+    zone_of_vtimezone(vtimezone)
 }
 
 /// The one component time-range a filter is shaped around, and whether it
