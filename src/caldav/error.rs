@@ -197,6 +197,17 @@ impl From<XmlError> for DavError {
                 Precondition::SupportedCollation,
                 format!("unsupported collation {c}"),
             ),
+            XmlError::InvalidFilter(why) => {
+                DavError::precondition(Precondition::ValidFilter, format!("invalid filter: {why}"))
+            }
+            XmlError::UnsupportedFilter(why) => DavError::precondition(
+                Precondition::SupportedFilter,
+                format!("unsupported filter: {why}"),
+            ),
+            XmlError::UnsupportedCalendarData(why) => DavError::precondition(
+                Precondition::SupportedCalendarData,
+                format!("unsupported calendar-data: {why}"),
+            ),
             other => DavError::bad_request(format!("invalid XML body: {other}")),
         }
     }

@@ -88,6 +88,7 @@ pub async fn post(ctx: &Ctx<'_>) -> DavResult<Resp> {
                 max_instances: limits.max_instances_per_object,
                 max_bytes: limits.max_response_bytes.saturating_sub(out.len()),
                 cancelled,
+                timezone: None,
             };
             bounds.check().map_err(|e| output_error(e, "free-busy"))?;
             out.push_str("<C:response><C:recipient><D:href>");
@@ -164,6 +165,11 @@ fn busy_of(
         if node.calendar().is_none() {
             continue;
         }
+        // Floating times in each calendar's own zone (RFC 4791 section 9.8).
+        let in_zone = ical::Limits {
+            timezone: super::report::calendar_tz(&node),
+            ..*limits
+        };
         let paths: Vec<String> = store
             .time_candidates(user, &cal, Some(start.timestamp()), Some(end.timestamp()))
             .map_err(BusyError::Store)?
@@ -172,7 +178,7 @@ fn busy_of(
             .collect();
         for chunk in paths.chunks(LOAD_CHUNK) {
             for (_, _, body) in store.resources(user, chunk).map_err(BusyError::Store)? {
-                fb.add(&String::from_utf8_lossy(&body), limits)
+                fb.add(&String::from_utf8_lossy(&body), &in_zone)
                     .map_err(BusyError::Output)?;
             }
         }

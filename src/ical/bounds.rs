@@ -18,6 +18,10 @@ pub struct Limits<'a> {
     pub max_bytes: usize,
     /// Set when the client has gone: the work stops at the next check.
     pub cancelled: &'a AtomicBool,
+    /// The zone floating DATE-TIME and DATE values are read in: the
+    /// request's CALDAV:timezone or the calendar's `calendar-timezone`
+    /// (RFC 4791 sections 7.3, 9.8); UTC when None.
+    pub timezone: Option<chrono_tz::Tz>,
 }
 
 static NEVER: AtomicBool = AtomicBool::new(false);
@@ -29,6 +33,7 @@ impl Limits<'static> {
             max_instances,
             max_bytes,
             cancelled: &NEVER,
+            timezone: None,
         }
     }
 }
@@ -166,6 +171,7 @@ mod tests {
             max_instances: 1,
             max_bytes: 1,
             cancelled: &flag,
+            timezone: None,
         };
         assert!(l.check().is_ok());
         flag.store(true, Ordering::Relaxed);

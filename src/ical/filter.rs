@@ -3,14 +3,15 @@
 //! under the RFC 4790 collations, is-not-defined, and time-range
 //! (RFC 4791 section 9.9) over every instance of recurring components.
 //!
-//! Limitation: a time-range on VALARM is tested against the trigger of the
-//! alarm relative to its parent's own DTSTART/end (not every instance), and
-//! REPEAT is ignored.
+//! A time-range on VALARM tests every trigger of the alarm: REPEAT
+//! repetitions DURATION apart, and for a relative TRIGGER the START (or
+//! END) of every instance of the parent that the parent itself produces
+//! (overrides carry their own alarms).
 
 use super::model::{Comp, Prop, parse, unescape};
 use super::query::Collation;
 use super::query::{CompFilter, Filter, ParamFilter, PropFilter, TextMatch, TimeRange};
-use super::recurrence::{Shape, expand, overlaps, timing};
+use super::recurrence::{expand, overlaps};
 use super::timezone::{Zones, parse_duration, prop_time};
 use chrono_tz::Tz;
 use std::collections::HashMap;
@@ -44,11 +45,15 @@ pub(crate) fn range_secs(tr: &TimeRange) -> (Option<i64>, Option<i64>) {
     )
 }
 
+/// A component whose children are being filtered, with its own siblings
+/// (the other members of its recurrence set are among them).
+type Parent<'p, 'a> = (&'p Comp<'a>, &'p [&'p Comp<'a>]);
+
 /// `siblings`: the children of one parent; `parent` is that parent.
 fn eval_comp(
     cf: &CompFilter,
     siblings: &[&Comp<'_>],
-    parent: Option<&Comp<'_>>,
+    parent: Option<Parent<'_, '_>>,
     env: &Env<'_>,
 ) -> bool {
     let candidates: Vec<usize> = siblings
@@ -70,7 +75,7 @@ fn eval_comp(
             && cf.prop_filters.iter().all(|pf| eval_prop(pf, c, env))
             && cf.comp_filters.iter().all(|sub| {
                 let kids: Vec<&Comp<'_>> = c.comps.iter().collect();
-                eval_comp(sub, &kids, Some(c), env)
+                eval_comp(sub, &kids, Some((c, siblings)), env)
             })
     })
 }
@@ -80,7 +85,7 @@ fn time_range_hits(
     tr: &TimeRange,
     siblings: &[&Comp<'_>],
     candidates: &[usize],
-    parent: Option<&Comp<'_>>,
+    parent: Option<Parent<'_, '_>>,
     env: &Env<'_>,
 ) -> Vec<bool> {
     let (lo, hi) = range_secs(tr);
@@ -129,9 +134,11 @@ fn time_range_hits(
     hits
 }
 
+/// Whether a trigger of `alarm` falls in [lo, hi) (RFC 4791 section 9.9:
+/// start <= trigger < end).
 fn alarm_hit(
     alarm: &Comp<'_>,
-    parent: Option<&Comp<'_>>,
+    parent: Option<Parent<'_, '_>>,
     lo: Option<i64>,
     hi: Option<i64>,
     env: &Env<'_>,
@@ -139,27 +146,81 @@ fn alarm_hit(
     let Some(trigger) = alarm.prop("TRIGGER") else {
         return false;
     };
-    let at = if let Some(d) = parse_duration(&trigger.value) {
-        let Some(Ok(t)) = parent.map(|p| timing(p, env.zones, env.float)) else {
-            return false;
-        };
-        let Some(start) = t.dtstart.map(|s| s.utc(env.float)) else {
-            return false;
-        };
-        let related_end = trigger
-            .param("RELATED")
-            .is_some_and(|r| r.eq_ignore_ascii_case("END"));
-        let base = match (&t.shape, related_end) {
-            (Shape::Rel(dur), true) => start + dur,
-            _ => start,
-        };
-        base + d
-    } else {
-        match prop_time(trigger, env.zones) {
-            Ok(t) => t.utc(env.float),
-            Err(_) => return false,
-        }
+    // RFC 5545 section 3.8.6.2: REPEAT more triggers, DURATION apart.
+    let repeat: i64 = alarm
+        .text("REPEAT")
+        .and_then(|r| r.trim().parse().ok())
+        .unwrap_or(0);
+    let step = alarm
+        .prop("DURATION")
+        .and_then(|p| parse_duration(&p.value));
+    let (repeat, step) = match step {
+        Some(st) if repeat > 0 && st > 0 => (repeat, st),
+        _ => (0, 0),
     };
+    let Some(offset) = parse_duration(&trigger.value) else {
+        return match prop_time(trigger, env.zones) {
+            Ok(t) => repeats_hit(t.utc(env.float), repeat, step, lo, hi),
+            Err(_) => false,
+        };
+    };
+    let Some((p, siblings)) = parent else {
+        return false;
+    };
+    let related_end = trigger
+        .param("RELATED")
+        .is_some_and(|r| r.eq_ignore_ascii_case("END"));
+    // Instance bases b with some b + offset + k * step in [lo, hi).
+    let last = offset.saturating_add(repeat.saturating_mul(step));
+    let exp_lo = lo.map_or(i64::MIN, |l| l.saturating_sub(last));
+    let exp_hi = hi.map_or(i64::MAX, |h| h.saturating_sub(offset));
+    let uid = p.text("UID");
+    let members: Vec<&Comp<'_>> = siblings
+        .iter()
+        .copied()
+        .filter(|s| s.name == p.name && s.text("UID") == uid)
+        .collect();
+    let Some(me) = members.iter().position(|m| std::ptr::eq(*m, p)) else {
+        return false;
+    };
+    let Ok(exp) = expand(&members, env.zones, env.float, exp_lo, exp_hi, QUERY_CAP) else {
+        return false;
+    };
+    if exp.more_after.is_some_and(|m| m < exp_hi) {
+        // Expansion stopped inside the range: be conservative.
+        return true;
+    }
+    // Without DTSTART (a VTODO with DUE) triggers are relative to DUE,
+    // the end of the instance's span (RFC 5545 section 3.8.6.3).
+    let has_start = p.prop("DTSTART").is_some();
+    if !has_start && p.prop("DUE").is_none() {
+        return false;
+    }
+    exp.items.iter().filter(|i| i.member == me).any(|i| {
+        let base = if related_end || !has_start {
+            i.end
+        } else {
+            i.start
+        };
+        repeats_hit(base.saturating_add(offset), repeat, step, lo, hi)
+    })
+}
+
+/// Whether one of first, first + step, ..., first + repeat * step lies in
+/// [lo, hi), without walking the repetitions.
+fn repeats_hit(first: i64, repeat: i64, step: i64, lo: Option<i64>, hi: Option<i64>) -> bool {
+    let k = match lo {
+        Some(l) if l > first && step > 0 => {
+            let gap = l.saturating_sub(first);
+            gap / step + i64::from(gap % step != 0)
+        }
+        Some(l) if l > first => return false,
+        _ => 0,
+    };
+    if k > repeat {
+        return false;
+    }
+    let at = first.saturating_add(k.saturating_mul(step));
     overlaps(at, at, lo, hi)
 }
 

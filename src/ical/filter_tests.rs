@@ -316,3 +316,142 @@ fn alarm_trigger_range() {
         None
     ));
 }
+
+fn alarm_filter(a: &str, b: &str) -> Filter {
+    filter(CompFilter {
+        name: "VEVENT".into(),
+        comp_filters: vec![CompFilter {
+            name: "VALARM".into(),
+            time_range: tr(a, b),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+}
+
+#[test]
+fn alarms_of_every_instance_and_repeats() {
+    // Daily at 10:00Z for 5 days, alarm 15 minutes before.
+    let daily = cal(
+        "BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\nRRULE:FREQ=DAILY;COUNT=5\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\n",
+    );
+    let q = |t: &str, a: &str, b: &str| matches(t, &alarm_filter(a, b), None);
+    assert!(q(&daily, "20240104T094000Z", "20240104T095000Z"));
+    assert!(!q(&daily, "20240104T095000Z", "20240104T100000Z"));
+    assert!(!q(&daily, "20240106T094000Z", "20240106T095000Z"));
+    // An override with its own alarm: the master's alarm of that day is gone.
+    let moved = cal(
+        "BEGIN:VEVENT\r\nUID:a\r\nDTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\nRRULE:FREQ=DAILY;COUNT=5\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:a\r\nRECURRENCE-ID:20240103T100000Z\r\nDTSTART:20240103T160000Z\r\nDTEND:20240103T170000Z\r\nEND:VEVENT\r\n",
+    );
+    assert!(!q(&moved, "20240103T094000Z", "20240103T095000Z"));
+    assert!(q(&moved, "20240102T094000Z", "20240102T095000Z"));
+    // RELATED=END, REPEAT 3 every 5 minutes: 11:00, 11:05, 11:10, 11:15.
+    let repeat = cal(
+        "BEGIN:VEVENT\r\nUID:r\r\nDTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\nBEGIN:VALARM\r\nACTION:AUDIO\r\nTRIGGER;RELATED=END:PT0S\r\nREPEAT:3\r\nDURATION:PT5M\r\nEND:VALARM\r\nEND:VEVENT\r\n",
+    );
+    assert!(q(&repeat, "20240101T111400Z", "20240101T111600Z"));
+    assert!(q(&repeat, "20240101T110500Z", "20240101T110501Z"));
+    assert!(!q(&repeat, "20240101T110100Z", "20240101T110400Z"));
+    assert!(!q(&repeat, "20240101T111600Z", "20240101T120000Z"));
+    // An absolute trigger fires once, repeats included.
+    let abs = cal(
+        "BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20240101T100000Z\r\nRRULE:FREQ=DAILY\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER;VALUE=DATE-TIME:20240101T080000Z\r\nREPEAT:1\r\nDURATION:PT1H\r\nEND:VALARM\r\nEND:VEVENT\r\n",
+    );
+    assert!(q(&abs, "20240101T085959Z", "20240101T090001Z"));
+    assert!(!q(&abs, "20240102T070000Z", "20240102T100000Z"));
+}
+
+#[test]
+fn this_and_future_moves_later_instances() {
+    // Weekly Mondays 10:00Z x6; from Jan 15 on, 14:00Z for two hours.
+    let text = cal(
+        "BEGIN:VEVENT\r\nUID:f\r\nDTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nSUMMARY:old\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:f\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20240115T100000Z\r\nDTSTART:20240115T140000Z\r\nDTEND:20240115T160000Z\r\nSUMMARY:new\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:f\r\nRECURRENCE-ID:20240205T100000Z\r\nDTSTART:20240205T080000Z\r\nDTEND:20240205T090000Z\r\nEND:VEVENT\r\n",
+    );
+    assert!(ev_range(&text, "20240108T100000Z", "20240108T103000Z"));
+    assert!(!ev_range(&text, "20240122T100000Z", "20240122T110000Z"));
+    assert!(ev_range(&text, "20240122T153000Z", "20240122T154000Z"));
+    assert!(ev_range(&text, "20240129T140000Z", "20240129T141000Z"));
+    // A later single override still wins for its own instance.
+    assert!(!ev_range(&text, "20240205T140000Z", "20240205T160000Z"));
+    assert!(ev_range(&text, "20240205T080000Z", "20240205T083000Z"));
+    // The properties of the override apply to the instances it covers.
+    let summary_new = filter(CompFilter {
+        name: "VEVENT".into(),
+        time_range: tr("20240129T000000Z", "20240130T000000Z"),
+        prop_filters: vec![PropFilter {
+            name: "SUMMARY".into(),
+            text_match: Some(TextMatch {
+                text: "new".into(),
+                collation: Collation::AsciiCasemap,
+                negate: false,
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    assert!(matches(&text, &summary_new, None));
+    // And the index written at PUT agrees.
+    let idx = crate::ical::parse_object(&text).unwrap().index;
+    let secs = |s: &str| at(s).timestamp();
+    assert!(
+        idx.spans
+            .contains(&(secs("20240122T140000Z"), secs("20240122T160000Z")))
+    );
+    assert!(!idx.may_overlap(
+        Some(secs("20240122T100000Z")),
+        Some(secs("20240122T110000Z"))
+    ));
+}
+
+#[test]
+fn recurring_todo_without_dtstart_recurs_from_due() {
+    let text = cal(
+        "BEGIN:VTODO\r\nUID:t\r\nDTSTAMP:20240101T000000Z\r\nDUE:20240105T170000Z\r\nRRULE:FREQ=WEEKLY;COUNT=3\r\nSUMMARY:Bins\r\nEND:VTODO\r\n",
+    );
+    let info = crate::ical::parse_object(&text).expect("accepted");
+    assert_eq!(info.index.spans.len(), 3);
+    let q = |a: &str, b: &str| matches(&text, &in_range("VTODO", tr(a, b)), None);
+    // RFC 4791 section 9.9, DUE only: start < DUE and end >= DUE.
+    assert!(q("20240112T000000Z", "20240112T170000Z"));
+    assert!(!q("20240112T170000Z", "20240113T000000Z"));
+    assert!(q("20240119T160000Z", "20240119T180000Z"));
+    assert!(!q("20240126T000000Z", "20240127T000000Z"));
+    let secs = |s: &str| at(s).timestamp();
+    assert!(info.index.may_overlap(
+        Some(secs("20240112T000000Z")),
+        Some(secs("20240112T170000Z"))
+    ));
+    // RRULE with neither DTSTART nor DUE stays refused.
+    let bare = cal(
+        "BEGIN:VTODO\r\nUID:u\r\nDTSTAMP:20240101T000000Z\r\nRRULE:FREQ=DAILY\r\nEND:VTODO\r\n",
+    );
+    assert!(crate::ical::parse_object(&bare).is_err());
+    // COMPLETED only: start <= COMPLETED <= end.
+    let done = cal("BEGIN:VTODO\r\nUID:c\r\nCOMPLETED:20240110T000000Z\r\nEND:VTODO\r\n");
+    let qd = |a: &str, b: &str| matches(&done, &in_range("VTODO", tr(a, b)), None);
+    assert!(qd("20240109T000000Z", "20240110T000000Z"));
+    assert!(qd("20240110T000000Z", "20240111T000000Z"));
+    assert!(!qd("20240110T000001Z", "20240111T000000Z"));
+}
+
+#[test]
+fn all_day_events_in_the_calendars_zone() {
+    // 5 January all day, asked about in Auckland (UTC+13 in January):
+    // the day runs 4 January 11:00Z to 5 January 11:00Z.
+    let text = cal(
+        "BEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20240105\r\nDTEND;VALUE=DATE:20240106\r\nEND:VEVENT\r\n",
+    );
+    let tz: Tz = "Pacific/Auckland".parse().unwrap();
+    let q = |a: &str, b: &str, z| matches(&text, &in_range("VEVENT", tr(a, b)), z);
+    assert!(q("20240104T120000Z", "20240104T130000Z", Some(tz)));
+    assert!(!q("20240104T120000Z", "20240104T130000Z", None));
+    assert!(!q("20240105T120000Z", "20240105T130000Z", Some(tz)));
+    assert!(q("20240105T120000Z", "20240105T130000Z", None));
+    // The index (built in UTC) is a superset of every zone's answer.
+    let idx = crate::ical::parse_object(&text).unwrap().index;
+    assert!(!idx.exact);
+    assert!(idx.may_overlap(
+        Some(at("20240104T120000Z").timestamp()),
+        Some(at("20240104T130000Z").timestamp())
+    ));
+}

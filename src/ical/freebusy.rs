@@ -2,7 +2,8 @@
 //! 7.10): busy time of VEVENT instances (TRANSP:TRANSPARENT and
 //! STATUS:CANCELLED excluded, STATUS:TENTATIVE as BUSY-TENTATIVE) and the
 //! FREEBUSY periods of stored VFREEBUSY components, merged per type and
-//! clipped to the requested range, in UTC. Floating times are taken as UTC.
+//! clipped to the requested range, in UTC. Floating and all-day times are
+//! read in `Limits::timezone` (the calendar's zone; UTC when None).
 
 use super::bounds::{Limits, Out, OutputError};
 use super::model::{Comp, parse};
@@ -47,7 +48,7 @@ fn collect(
                         Some(_) => continue,
                     };
                     for (t, len) in prop_times(p, &zones).unwrap_or_default() {
-                        let s = t.utc(None);
+                        let s = t.utc(limits.timezone);
                         add(periods, kind, s, s + len.unwrap_or(0), lo, hi);
                     }
                 }
@@ -58,7 +59,14 @@ fn collect(
     let cap = limits.max_instances;
     for members in events.values() {
         limits.check()?;
-        let Ok(exp) = expand(members, &zones, None, lo, hi, cap.saturating_add(1)) else {
+        let Ok(exp) = expand(
+            members,
+            &zones,
+            limits.timezone,
+            lo,
+            hi,
+            cap.saturating_add(1),
+        ) else {
             continue;
         };
         // Stopped inside the range: the busy time would be incomplete.
@@ -272,6 +280,31 @@ mod tests {
         assert_eq!(
             free_busy([r.as_str()], start, end, &Limits::new(31, 500)),
             Err(OutputError::TooLarge(500))
+        );
+    }
+
+    #[test]
+    fn floating_and_all_day_in_the_calendars_zone() {
+        let day = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20240102\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:e\r\nDTSTART:20240103T090000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(2024, 1, 5, 0, 0, 0).unwrap();
+        let ny = Limits {
+            timezone: "America/New_York".parse().ok(),
+            ..Limits::new(100, 1 << 20)
+        };
+        let out = free_busy([day], start, end, &ny).unwrap();
+        assert!(
+            out.contains("FREEBUSY:20240102T050000Z/20240103T050000Z\r\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("FREEBUSY:20240103T140000Z/20240103T150000Z\r\n"),
+            "{out}"
+        );
+        let utc = free_busy([day], start, end, &Limits::new(100, 1 << 20)).unwrap();
+        assert!(
+            utc.contains("FREEBUSY:20240102T000000Z/20240103T000000Z\r\n"),
+            "{utc}"
         );
     }
 }

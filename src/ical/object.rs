@@ -110,7 +110,10 @@ fn check_component(c: &Comp<'_>, kind: ComponentKind) -> Result<(), IcalError> {
         }
         ComponentKind::Journal | ComponentKind::FreeBusy => {}
     }
-    if has("RRULE") && !has("DTSTART") {
+    // RFC 5545 asks for DTSTART, but task clients (Thunderbird, tasks.org,
+    // DAVx5) write recurring VTODOs with DUE only: those recur from DUE.
+    let anchored = has("DTSTART") || (kind == ComponentKind::Todo && has("DUE"));
+    if has("RRULE") && !anchored {
         return Err(IcalError::invalid(line, "RRULE requires DTSTART"));
     }
     Ok(())

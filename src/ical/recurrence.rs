@@ -1,7 +1,10 @@
 //! Instances of a recurrence set (RFC 5545 section 3.8.5): the master's
 //! DTSTART, RRULE (expanded by the `rrule` crate, bounded in count and
 //! time), RDATE (DATE, DATE-TIME and PERIOD) minus EXDATE, with overrides
-//! (components carrying RECURRENCE-ID) replacing the instance they name.
+//! (components carrying RECURRENCE-ID) replacing the instance they name,
+//! and RANGE=THISANDFUTURE overrides also moving and reshaping the later
+//! instances (RFC 5545 section 3.8.4.4). A VTODO with DUE and RRULE but no
+//! DTSTART recurs from DUE, as task clients expect.
 //! Also the time span each component covers for CalDAV time-range tests
 //! (RFC 4791 section 9.9).
 
@@ -30,7 +33,12 @@ pub(crate) enum Shape {
 /// Timing facts of one component.
 #[derive(Debug, Clone)]
 pub(crate) struct Timing {
+    /// DTSTART, or DUE for a recurring VTODO without DTSTART (`due_anchor`).
     pub dtstart: Option<Time>,
+    /// A VTODO with DUE and RRULE but no DTSTART, as task clients write
+    /// them: it recurs from DUE, and each instance is "DUE only" of
+    /// RFC 4791 section 9.9 (start < DUE <= end).
+    pub due_anchor: bool,
     pub shape: Shape,
     pub floating: bool,
 }
@@ -41,7 +49,14 @@ fn opt_time(c: &Comp<'_>, name: &str, zones: &Zones) -> Result<Option<Time>, Str
 
 /// The span rules of RFC 4791 section 9.9 for one component.
 pub(crate) fn timing(c: &Comp<'_>, zones: &Zones, float: Option<Tz>) -> Result<Timing, String> {
-    let dtstart = opt_time(c, "DTSTART", zones)?;
+    let mut dtstart = opt_time(c, "DTSTART", zones)?;
+    let due_anchor = c.name == "VTODO"
+        && dtstart.is_none()
+        && c.prop("RRULE").is_some()
+        && c.prop("DUE").is_some();
+    if due_anchor {
+        dtstart = opt_time(c, "DUE", zones)?;
+    }
     let mut floating = dtstart.is_some_and(|t| t.is_floating());
     let mut at = |t: Time| {
         floating |= t.is_floating();
@@ -75,10 +90,13 @@ pub(crate) fn timing(c: &Comp<'_>, zones: &Zones, float: Option<Tz>) -> Result<T
             let due = opt_time(c, "DUE", zones)?.map(&mut at);
             let completed = opt_time(c, "COMPLETED", zones)?.map(&mut at);
             let created = opt_time(c, "CREATED", zones)?.map(&mut at);
+            // Half-open spans giving the inclusive tests of RFC 4791
+            // section 9.9: DUE only is start < DUE <= end, COMPLETED
+            // start <= COMPLETED <= end (whole seconds).
             Shape::Abs(vec![match (due, completed, created) {
-                (Some(d), _, _) => (d, d),
-                (None, Some(done), Some(cr)) => (cr.min(done), cr.max(done)),
-                (None, Some(done), None) => (done, done),
+                (Some(d), _, _) => (d - 1, d),
+                (None, Some(done), Some(cr)) => (cr.min(done) - 1, cr.max(done) + 1),
+                (None, Some(done), None) => (done - 1, done + 1),
                 (None, None, Some(cr)) => (cr, i64::MAX),
                 (None, None, None) => (i64::MIN, i64::MAX),
             }])
@@ -103,6 +121,7 @@ pub(crate) fn timing(c: &Comp<'_>, zones: &Zones, float: Option<Tz>) -> Result<T
     };
     Ok(Timing {
         dtstart,
+        due_anchor,
         shape,
         floating,
     })
@@ -155,6 +174,7 @@ pub(crate) fn expand(
 ) -> Result<Expansion, String> {
     let mut out = Expansion::default();
     let mut overridden = HashSet::new();
+    let mut futures: Vec<Future> = Vec::new();
     let mut master = None;
     for (i, c) in members.iter().enumerate() {
         let t = timing(c, zones, float)?;
@@ -165,6 +185,17 @@ pub(crate) fn expand(
                 out.floating |= r.is_floating();
                 let rid = r.utc(float);
                 overridden.insert(rid);
+                if p.param("RANGE")
+                    .is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"))
+                    && let (Some(s), Shape::Rel(d)) = (t.dtstart, &t.shape)
+                {
+                    futures.push(Future {
+                        rid,
+                        member: i,
+                        delta: s.utc(float) - rid,
+                        duration: *d,
+                    });
+                }
                 push_fixed(&mut out.items, i, &t, float, Some(rid));
             }
             None if master.is_none() => master = Some((i, t)),
@@ -184,10 +215,19 @@ pub(crate) fn expand(
         push_fixed(&mut out.items, mi, &mt, float, None);
         return Ok(out);
     }
+    futures.sort_by_key(|f| f.rid);
+    // Instances moved by a THISANDFUTURE override may come from outside the window.
+    let shift = futures
+        .iter()
+        .map(|f| f.delta.saturating_abs())
+        .max()
+        .unwrap_or(0);
+    let longest = futures.iter().map(|f| f.duration).fold(*dur, i64::max);
     let mut starts: Vec<(Time, Option<i64>)> = vec![(dt0, None)];
     if let Some(rule) = comp.prop("RRULE") {
-        let gen_lo = lo.saturating_sub(*dur);
-        let (more, generated) = rrule_starts(&rule.value, dt0, float, gen_lo, hi, cap)?;
+        let gen_lo = lo.saturating_sub(longest).saturating_sub(shift);
+        let gen_hi = hi.saturating_add(shift);
+        let (more, generated) = rrule_starts(&rule.value, dt0, float, gen_lo, gen_hi, cap)?;
         out.more_after = more;
         starts.extend(generated.into_iter().map(|t| (t, None)));
     }
@@ -205,27 +245,49 @@ pub(crate) fn expand(
     for (t, len) in starts {
         out.floating |= t.is_floating();
         let s = t.utc(float);
-        let gen_lo = lo.saturating_sub(len.unwrap_or(*dur).max(0));
-        if s < gen_lo || s > hi || excluded.contains(&s) || overridden.contains(&s) {
+        if excluded.contains(&s) || overridden.contains(&s) || !seen.insert(s) {
             continue;
         }
-        if !seen.insert(s) {
+        // RFC 5545 section 3.8.4.4: the latest THISANDFUTURE override
+        // before this instance applies to it (its shift, its duration).
+        let future = futures.iter().rev().find(|f| f.rid < s);
+        let (member, t, len, dur) = match future {
+            Some(f) => (f.member, t.shifted(f.delta), None, f.duration),
+            None => (mi, t, len, *dur),
+        };
+        let start = t.utc(float);
+        if start < lo.saturating_sub(len.unwrap_or(dur).max(0)) || start > hi {
             continue;
         }
         let end = match len {
-            Some(l) => s + l.max(0),
-            None if t.is_date() => date_end(t, *dur, float),
-            None => s.saturating_add(*dur),
+            Some(l) => start + l.max(0),
+            None if t.is_date() => date_end(t, dur, float),
+            None => start.saturating_add(dur),
+        };
+        // DUE only: the instance matches start < DUE <= end.
+        let (start, end) = if mt.due_anchor {
+            (start - 1, start)
+        } else {
+            (start, end)
         };
         out.items.push(Item {
-            member: mi,
-            start: s,
+            member,
+            start,
             end,
             rid: Some(s),
             start_time: Some(t),
         });
     }
     Ok(out)
+}
+
+/// A RECURRENCE-ID;RANGE=THISANDFUTURE override: later instances move by
+/// `delta` seconds and last `duration` seconds.
+struct Future {
+    rid: i64,
+    member: usize,
+    delta: i64,
+    duration: i64,
 }
 
 fn push_fixed(

@@ -3,9 +3,10 @@
 //! own component, times in UTC), `limit-recurrence-set` and
 //! `limit-freebusy-set`.
 //!
-//! Limitations: on expand, floating times are taken as UTC and all-day
-//! (DATE) instances keep DATE values rather than UTC date-times; overrides
-//! with RANGE=THISANDFUTURE are treated as single-instance overrides.
+//! Floating and all-day values are read in `Limits::timezone` (the
+//! request's or the calendar's zone, RFC 4791 section 9.8). Limitation: on
+//! expand, all-day (DATE) instances keep DATE values rather than UTC
+//! date-times.
 
 use super::IcalError;
 use super::bounds::{Limits, Out, OutputError};
@@ -15,6 +16,7 @@ use super::object::single_calendar;
 use super::query::{CalendarDataSpec, CompSelect, TimeRange};
 use super::recurrence::{Item, expand, overlaps};
 use super::timezone::{Zones, fmt_utc, prop_times, utc_dt};
+use chrono_tz::Tz;
 use std::borrow::Cow;
 use std::collections::HashMap;
 
@@ -71,7 +73,9 @@ pub fn render(
             }
             _ => c,
         };
-        let timing = item.as_ref().and_then(|i| instance_timing(c, i));
+        let timing = item
+            .as_ref()
+            .and_then(|i| instance_timing(c, i, limits.timezone));
         write_selected(&mut out, c, child_sel, timing.as_deref())?;
     }
     out.line("END:VCALENDAR")?;
@@ -177,7 +181,7 @@ fn expansion(
     let exp = expand(
         members,
         zones,
-        None,
+        limits.timezone,
         lo.unwrap_or(i64::MIN),
         hi.unwrap_or(i64::MAX),
         cap.saturating_add(1),
@@ -199,9 +203,14 @@ fn expansion(
     Ok(items)
 }
 
-fn date_or_utc(name: &str, t: i64, date: bool) -> Prop<'static> {
+/// `name` at UTC seconds `t`: a DATE (the day `t` falls on in `tz`, the
+/// zone the date was resolved in) or a UTC DATE-TIME.
+fn date_or_utc(name: &str, t: i64, date: bool, tz: Option<Tz>) -> Prop<'static> {
     if date {
-        let d = utc_dt(t).format("%Y%m%d");
+        let d = match tz {
+            Some(tz) => utc_dt(t).with_timezone(&tz).format("%Y%m%d").to_string(),
+            None => utc_dt(t).format("%Y%m%d").to_string(),
+        };
         synth(name, format!("{name};VALUE=DATE:{d}"))
     } else {
         synth(name, format!("{name}:{}", fmt_utc(t)))
@@ -221,18 +230,27 @@ const TIMING: &[&str] = &[
 
 /// The timing properties of one instance of `comp`, in UTC (None for a
 /// component without a start, which is written as stored).
-fn instance_timing(comp: &Comp<'_>, item: &Item) -> Option<Vec<Prop<'static>>> {
+fn instance_timing(comp: &Comp<'_>, item: &Item, tz: Option<Tz>) -> Option<Vec<Prop<'static>>> {
     let st = item.start_time?;
     let date = st.is_date();
-    let mut out = vec![date_or_utc("DTSTART", item.start, date)];
+    if comp.prop("DTSTART").is_none() {
+        // A VTODO recurring from its DUE (no DTSTART).
+        let due = item.rid.unwrap_or(item.end);
+        let mut out = vec![date_or_utc("DUE", due, date, tz)];
+        if let Some(rid) = item.rid {
+            out.push(date_or_utc("RECURRENCE-ID", rid, date, tz));
+        }
+        return Some(out);
+    }
+    let mut out = vec![date_or_utc("DTSTART", item.start, date, tz)];
     if comp.prop("DTEND").is_some() {
-        out.push(date_or_utc("DTEND", item.end, date));
+        out.push(date_or_utc("DTEND", item.end, date, tz));
     }
     if comp.prop("DUE").is_some() {
-        out.push(date_or_utc("DUE", item.end, date));
+        out.push(date_or_utc("DUE", item.end, date, tz));
     }
     if let Some(rid) = item.rid {
-        out.push(date_or_utc("RECURRENCE-ID", rid, date));
+        out.push(date_or_utc("RECURRENCE-ID", rid, date, tz));
     }
     Some(out)
 }
@@ -290,7 +308,7 @@ fn limit_set<'c, 'a>(
                 continue;
             };
             let Some((t, _)) = v.first() else { continue };
-            let rid = t.utc(None);
+            let rid = t.utc(limits.timezone);
             let future = p
                 .param("RANGE")
                 .is_some_and(|r| r.eq_ignore_ascii_case("THISANDFUTURE"));

@@ -9,6 +9,7 @@ const L: Limits<'static> = Limits {
     max_instances: 5000,
     max_bytes: usize::MAX,
     cancelled: &NOT,
+    timezone: None,
 };
 static NOT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -250,4 +251,69 @@ fn cancelled_render_stops() {
         render(&daily(""), &spec, &gone),
         Err(OutputError::Cancelled)
     );
+}
+
+#[test]
+fn expand_reads_floating_times_in_the_calendars_zone() {
+    let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:f\r\nDTSTART:20240110T090000\r\nDTEND:20240110T100000\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:f\r\nRECURRENCE-ID:20240111T090000\r\nDTSTART:20240111T110000\r\nDTEND:20240111T120000\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let berlin = Limits {
+        timezone: "Europe/Berlin".parse().ok(),
+        ..L
+    };
+    // 09:00 Berlin is 08:00Z in January: the window [07:30Z, 08:30Z) of
+    // 10 January holds the first instance, in UTC it would not.
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240110T073000Z", "20240110T083000Z")),
+        ..Default::default()
+    };
+    let out = render(text, &spec, &berlin).unwrap();
+    assert!(
+        out.contains("DTSTART:20240110T080000Z\r\nDTEND:20240110T090000Z\r\n"),
+        "{out}"
+    );
+    assert!(!render(text, &spec, &L).unwrap().contains("BEGIN:VEVENT"));
+    // The override's RECURRENCE-ID is read in the zone too.
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240111T000000Z", "20240112T000000Z")),
+        ..Default::default()
+    };
+    let out = render(text, &spec, &berlin).unwrap();
+    assert_eq!(out.matches("BEGIN:VEVENT").count(), 1, "{out}");
+    assert!(out.contains("RECURRENCE-ID:20240111T080000Z\r\n"));
+    assert!(out.contains("DTSTART:20240111T100000Z\r\n"));
+    // All-day instances keep their own date whatever the zone's offset.
+    let day = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20240101\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240101T120000Z", "20240102T120000Z")),
+        ..Default::default()
+    };
+    let out = render(day, &spec, &berlin).unwrap();
+    assert!(out.contains("DTSTART;VALUE=DATE:20240102\r\n"), "{out}");
+    assert!(out.contains("DTEND;VALUE=DATE:20240103\r\n") || !out.contains("DTEND"));
+}
+
+#[test]
+fn expand_applies_this_and_future() {
+    let text = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:f\r\nDTSTART:20240101T100000Z\r\nDTEND:20240101T110000Z\r\nRRULE:FREQ=DAILY;COUNT=4\r\nSUMMARY:old\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:f\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20240102T100000Z\r\nDTSTART:20240102T120000Z\r\nDTEND:20240102T123000Z\r\nSUMMARY:new\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let spec = CalendarDataSpec {
+        expand: Some(tr("20240101T000000Z", "20240110T000000Z")),
+        ..Default::default()
+    };
+    let out = render(text, &spec, &L).unwrap();
+    let events: Vec<&str> = out.split("BEGIN:VEVENT\r\n").skip(1).collect();
+    assert_eq!(events.len(), 4, "{out}");
+    assert!(events[0].contains("SUMMARY:old") && events[0].contains("DTSTART:20240101T100000Z"));
+    for (e, day) in events[1..].iter().zip(["02", "03", "04"]) {
+        assert!(e.contains("SUMMARY:new"), "{e}");
+        assert!(
+            e.contains(&format!("DTSTART:202401{day}T120000Z\r\n")),
+            "{e}"
+        );
+        assert!(e.contains(&format!("DTEND:202401{day}T123000Z\r\n")), "{e}");
+        assert!(
+            e.contains(&format!("RECURRENCE-ID:202401{day}T100000Z\r\n")),
+            "{e}"
+        );
+        assert!(!e.contains("THISANDFUTURE"));
+    }
 }

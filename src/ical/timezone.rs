@@ -48,6 +48,13 @@ impl Time {
     pub fn is_floating(&self) -> bool {
         matches!(self.anchor, Anchor::Date | Anchor::Floating)
     }
+    /// The same value `secs` seconds of wall-clock time later.
+    pub fn shifted(self, secs: i64) -> Time {
+        match Duration::try_seconds(secs).and_then(|d| self.naive.checked_add_signed(d)) {
+            Some(naive) => Time { naive, ..self },
+            None => self,
+        }
+    }
     /// UTC unix seconds; floating values use `float` (UTC when None).
     pub fn utc(&self, float: Option<Tz>) -> i64 {
         match self.anchor {
@@ -190,6 +197,32 @@ fn parse_offset(v: &str) -> Option<i32> {
         0
     };
     Some(sign * (h * 3600 + m * 60 + s))
+}
+
+/// The zone a `calendar-timezone` or `CALDAV:timezone` text (a VCALENDAR
+/// with one VTIMEZONE) stands for: its TZID when that names a known zone,
+/// else its standard offset as an `Etc/GMT` zone when that is a whole
+/// number of hours (other custom zones give None: UTC).
+pub(crate) fn zone_of_vtimezone(text: &str) -> Option<Tz> {
+    let top = super::model::parse(text).ok()?;
+    let vtz = top
+        .iter()
+        .flat_map(|c| std::iter::once(c).chain(c.comps.iter()))
+        .find(|c| c.name == "VTIMEZONE")?;
+    if let Some(tz) = vtz.prop("TZID").and_then(|p| known_zone(&p.value)) {
+        return Some(tz);
+    }
+    let off = vtimezone_offset(vtz)?;
+    if off % 3600 != 0 {
+        return None;
+    }
+    // POSIX signs: Etc/GMT-5 is five hours east of UTC.
+    let hours = -off / 3600;
+    let name = match hours {
+        0 => "Etc/GMT".to_string(),
+        h => format!("Etc/GMT{h:+}"),
+    };
+    Tz::from_str(&name).ok()
 }
 
 /// TZIDs resolvable in one object: known zones plus its VTIMEZONEs.
@@ -446,5 +479,16 @@ mod tests {
         .unwrap();
         // 02:30 does not exist that day; offset before the gap (-5h) applies.
         assert_eq!(fmt_utc(t.utc(None)), "20240310T073000Z");
+    }
+
+    #[test]
+    fn zones_of_calendar_timezone_texts() {
+        let known = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:/mozilla.org/20050126_1/Europe/Berlin\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+        assert_eq!(zone_of_vtimezone(known), Some(chrono_tz::Europe::Berlin));
+        let custom = "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:My office\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nEND:VCALENDAR\r\n";
+        assert_eq!(zone_of_vtimezone(custom), Some(chrono_tz::Etc::GMTMinus5));
+        let half = custom.replace("+0500", "+0530");
+        assert_eq!(zone_of_vtimezone(&half), None);
+        assert_eq!(zone_of_vtimezone("garbage"), None);
     }
 }

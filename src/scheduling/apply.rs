@@ -3,9 +3,7 @@
 //! attendee's copy, a REPLY applied to the organizer's copy, and
 //! SCHEDULE-STATUS updates on the organizer's copy after delivery.
 
-use super::object::{
-    self, View, attendee, instance_from_master, key, sched_comps, sequence, set_sequence,
-};
+use super::object::{self, View, attendee, key, sched_comps, sequence, set_sequence};
 use super::{Comp, Prop};
 use super::{ItipError, ItipMessage, Method, authority, normalize_address};
 use crate::ical::{edit, model};
@@ -196,7 +194,7 @@ pub fn deliver_cancel(
                 let Some(rid) = m.prop("RECURRENCE-ID") else {
                     continue;
                 };
-                let mut o = instance_from_master(&master, rid);
+                let mut o = super::future::instance_of(&cur, &master, rid);
                 cancel(&mut o, seq);
                 cur.comps.push(o);
             }
@@ -265,7 +263,8 @@ pub fn apply_reply(
                 if attendee(&master, &addr).is_none() {
                     return Err(ItipError::NoSuchAttendee);
                 }
-                cal.comps.push(instance_from_master(&master, rid));
+                let instance = super::future::instance_of(&cal, &master, rid);
+                cal.comps.push(instance);
                 cal.comps.len() - 1
             }
         };

@@ -26,8 +26,8 @@
 
 use super::message::{self, reply_comp};
 use super::object::{
-    self, View, attendee, exdates, instance_from_master, key, partstat, sched_comps, sequence,
-    server_scheduled, set_sequence,
+    self, View, attendee, exdates, key, partstat, sched_comps, sequence, server_scheduled,
+    set_sequence,
 };
 use super::{AttendeeOutcome, ItipError, ItipMessage, Method, normalize_address};
 use super::{Comp, Prop};
@@ -122,11 +122,11 @@ fn restore_organizer_parts(c: &mut Comp, stored: &Comp, a: &str) {
 }
 
 /// An override the attendee added: the master's instance with their personal data.
-fn build_override(master: &Comp, c: &Comp, a: &str) -> Result<Comp, ItipError> {
+fn build_override(cal: &Comp, master: &Comp, c: &Comp, a: &str) -> Result<Comp, ItipError> {
     let rid = c
         .prop("RECURRENCE-ID")
         .ok_or_else(|| ItipError::InvalidObject("no RECURRENCE-ID".into()))?;
-    let mut out = instance_from_master(master, rid);
+    let mut out = super::future::instance_of(cal, master, rid);
     out.props
         .retain(|p| !is_personal(master, p) || p.name == "SEQUENCE");
     out.props.extend(
@@ -259,12 +259,17 @@ pub fn attendee_put(
                 let m = ov.master.filter(|m| object::recurs(m));
                 let m =
                     m.ok_or_else(|| ItipError::NoSuchInstance(k.clone().unwrap_or_default()))?;
+                // After a THISANDFUTURE override, that override is the base.
+                let base = cal.comps[i]
+                    .prop("RECURRENCE-ID")
+                    .and_then(|rid| super::future::covering(&old_cal, rid))
+                    .unwrap_or(m);
                 check_same(
-                    &org_data(m, &a, true),
+                    &org_data(base, &a, true),
                     &org_data(&cal.comps[i], &a, true),
                     true,
                 )?;
-                build_override(m, &cal.comps[i], &a)?
+                build_override(&old_cal, m, &cal.comps[i], &a)?
             }
         };
         let before = ov.eff(&k).and_then(|o| attendee(o, &a));

@@ -6,7 +6,8 @@
 //!
 //! REQUEST: the recipient's components, every ATTENDEE listed (only the
 //! recipient above `GUEST_LIST_LIMIT` attendees); a master whose
-//! overrides leave the recipient out gets EXDATEs for those instances so the
+//! overrides leave the recipient out gets EXDATEs for those instances (and,
+//! for a RANGE=THISANDFUTURE override, an RRULE ending before it) so the
 //! recipient sees only the instances they are invited to.
 //! CANCEL: UID, SEQUENCE, ORGANIZER, the ATTENDEEs concerned, RECURRENCE-ID for
 //! an instance, DTSTART/SUMMARY for display, STATUS:CANCELLED. RFC 5546
@@ -139,7 +140,10 @@ pub(super) fn request_comps(
                     && let Some(rid) = o.prop("RECURRENCE-ID")
                 {
                     let mut ex = rid.renamed("EXDATE");
-                    ex.remove_param("RANGE");
+                    if ex.remove_param("RANGE") {
+                        // THISANDFUTURE: the later instances are not theirs either.
+                        super::future::end_before(&mut c, rid);
+                    }
                     c.props.push(ex);
                 }
             }

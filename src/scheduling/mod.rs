@@ -26,6 +26,7 @@
 mod apply;
 mod attendee;
 mod authority;
+mod future;
 mod message;
 mod object;
 mod organizer;

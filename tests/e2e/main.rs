@@ -12,6 +12,7 @@ mod hardening_conn;
 mod hardening_files;
 mod ingest;
 mod methods;
+mod queries_clients;
 mod reports;
 mod sched_clients;
 mod scheduling;

@@ -4,28 +4,21 @@
 //! from the index alone when the index is exact for the object, everything
 //! else is checked with `ical::matches`.
 
-use super::{DavResult, calendar_target, object_response};
+use super::{DavResult, calendar_target, calendar_tz, object_response_in};
 use crate::caldav::error::{DavError, Precondition};
 use crate::caldav::work::{LOAD_CHUNK, output_error};
 use crate::caldav::xml::{Multistatus, ReportProps};
 use crate::caldav::{Ctx, Resp, xml_response};
 use crate::ical::OutputError;
+use crate::ical::timezone::{known_zone, zone_of_vtimezone};
 use crate::ical::{self, query::Filter, query::TimeRange};
 use hyper::StatusCode;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// The IANA zone of a VTIMEZONE text (calendar-timezone or CALDAV:timezone).
+/// The zone of a VTIMEZONE text (calendar-timezone or CALDAV:timezone):
+/// its TZID (IANA, Windows or vendor-prefixed IANA), else its offset.
 pub fn tz_of(vtimezone: &str) -> Option<chrono_tz::Tz> {
-    vtimezone.lines().find_map(|l| {
-        let l = l.trim_end_matches('\r');
-        let upper = l.get(..5)?.to_ascii_uppercase();
-        if upper != "TZID:" && !upper.starts_with("TZID;") {
-            return None;
-        }
-        let value = l.split_once(':')?.1.trim();
-        chrono_tz::Tz::from_str(value).ok()
-    })
+    zone_of_vtimezone(vtimezone)
 }
 
 /// The one component time-range a filter is shaped around, and whether it
@@ -61,14 +54,11 @@ pub fn run(
     }
     let (user, path, node) = calendar_target(ctx)?;
     let store = &ctx.app.store;
+    // RFC 4791 section 7.3: the request's zone, else the calendar's.
     let default_tz = timezone_id
-        .and_then(|id| chrono_tz::Tz::from_str(id).ok())
+        .and_then(known_zone)
         .or_else(|| timezone.and_then(tz_of))
-        .or_else(|| {
-            node.calendar()
-                .and_then(|c| c.timezone.as_deref())
-                .and_then(tz_of)
-        });
+        .or_else(|| calendar_tz(&node));
 
     // (member path, already known to match)
     let candidates: Vec<(String, bool)> = if node.resource().is_some() {
@@ -129,7 +119,9 @@ pub fn run(
                 ical::matches(&text, filter, default_tz)
             };
             if ok {
-                object_response(ctx, &mut ms, &user, p, n, body, props, cancelled)?;
+                object_response_in(
+                    ctx, &mut ms, &user, p, n, body, props, default_tz, cancelled,
+                )?;
             }
         }
     }

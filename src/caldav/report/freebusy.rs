@@ -1,7 +1,7 @@
 //! CALDAV:free-busy-query (RFC 4791 section 7.10): a VFREEBUSY over the
 //! calendar's objects in the range.
 
-use super::{DavResult, calendar_target};
+use super::{DavResult, calendar_target, calendar_tz};
 use crate::caldav::error::DavError;
 use crate::caldav::work::{LOAD_CHUNK, output_error};
 use crate::caldav::{Ctx, Resp};
@@ -34,6 +34,8 @@ pub fn run(ctx: &Ctx<'_>, range: &TimeRange, cancelled: &AtomicBool) -> DavResul
         max_instances: ctx.app.config.limits.max_instances_per_object,
         max_bytes: ctx.app.config.limits.max_response_bytes,
         cancelled,
+        // RFC 4791 section 7.10: floating times in the calendar's zone.
+        timezone: calendar_tz(&node),
     };
     let mut fb = ical::FreeBusy::new(start, end);
     for chunk in paths.chunks(LOAD_CHUNK) {

@@ -147,16 +147,26 @@ pub fn limits<'c>(ctx: &Ctx<'_>, ms: &Multistatus, cancelled: &'c AtomicBool) ->
         max_instances: l.max_instances_per_object,
         max_bytes: l.max_response_bytes.saturating_sub(ms.written()),
         cancelled,
+        timezone: None,
     }
+}
+
+/// The zone of a calendar collection's `calendar-timezone` (RFC 4791
+/// section 5.2.2), in which its floating and all-day values are read.
+pub fn calendar_tz(node: &Node) -> Option<chrono_tz::Tz> {
+    node.calendar()
+        .and_then(|c| c.timezone.as_deref())
+        .and_then(calendar_query::tz_of)
 }
 
 /// Append one DAV:response for a calendar object, computing
 /// CALDAV:calendar-data from `body` with the requested selection. The
 /// answer stays within limits.max_response_bytes: computed data is
 /// bounded as it is written, stored data is checked once appended (one
-/// object past the bound at most).
+/// object past the bound at most). Floating and all-day values (expand,
+/// limit-recurrence-set) are read in `tz`.
 #[allow(clippy::too_many_arguments)]
-pub fn object_response(
+pub fn object_response_in(
     ctx: &Ctx<'_>,
     ms: &mut Multistatus,
     user: &str,
@@ -164,10 +174,14 @@ pub fn object_response(
     node: &Node,
     body: &[u8],
     props: &ReportProps,
+    tz: Option<chrono_tz::Tz>,
     cancelled: &AtomicBool,
 ) -> DavResult<()> {
     let text = String::from_utf8_lossy(body);
-    let limits = limits(ctx, ms, cancelled);
+    let limits = ical::Limits {
+        timezone: tz,
+        ..limits(ctx, ms, cancelled)
+    };
     limits.check().map_err(|e| output_error(e, path))?;
     let mut data = match &props.calendar_data {
         None => None,
@@ -230,10 +244,12 @@ mod tests {
         assert!(check_ranges(&ok).is_ok());
         let open = query(&filter(r#"<C:time-range start="20240101T000000Z"/>"#));
         assert!(check_ranges(&open).is_ok());
-        let back = query(&filter(
-            r#"<C:time-range start="20240102T000000Z" end="20240101T000000Z"/>"#,
-        ));
-        let e = check_ranges(&back).unwrap_err();
+        // A backward filter range is refused while parsing (valid-filter).
+        let body = format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">{}</C:calendar-query>"#,
+            filter(r#"<C:time-range start="20240102T000000Z" end="20240101T000000Z"/>"#)
+        );
+        let e = DavError::from(xml::parse_report(body.as_bytes()).unwrap_err());
         assert_eq!(e.code(), hyper::StatusCode::FORBIDDEN);
         let expand = query(&format!(
             r#"<D:prop><C:calendar-data><C:expand start="20250101T000000Z" end="20240101T000000Z"/></C:calendar-data></D:prop>{}"#,

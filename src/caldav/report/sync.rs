@@ -2,7 +2,7 @@
 //! members as 404 responses, a new token; DAV:limit honoured with a 507
 //! response for the collection when the list was cut.
 
-use super::{DavResult, calendar_target, object_response};
+use super::{DavResult, calendar_target, calendar_tz, object_response_in};
 use crate::caldav::error::{DavError, Precondition};
 use crate::caldav::path::node_href;
 use crate::caldav::propfind::propstats;
@@ -38,8 +38,9 @@ pub fn run(
         .map(|n| format!("{path}{n}"))
         .collect();
     let found = store.resources(&user, &changed)?;
+    let tz = calendar_tz(&node);
     for (p, n, body) in &found {
-        object_response(ctx, &mut ms, &user, p, n, body, props, cancelled)?;
+        object_response_in(ctx, &mut ms, &user, p, n, body, props, tz, cancelled)?;
     }
     // Sub-collections changed (plain collections only) have no body.
     for p in &changed {

@@ -14,6 +14,7 @@ mod names;
 mod reader;
 mod report;
 mod request;
+mod valid_filter;
 mod writer;
 
 pub use names::{NS_APPLE, NS_CALDAV, NS_CALSERVER, NS_DAV, QName, XmlError};

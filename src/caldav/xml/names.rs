@@ -78,6 +78,14 @@ pub enum XmlError {
     Invalid(String),
     /// A CALDAV:text-match asked for a collation the server does not support.
     UnsupportedCollation(String),
+    /// A CALDAV:filter that breaks RFC 4791 section 9.7 (CALDAV:valid-filter).
+    InvalidFilter(String),
+    /// A CALDAV:filter naming a component the server cannot query
+    /// (CALDAV:supported-filter).
+    UnsupportedFilter(String),
+    /// CALDAV:calendar-data asking for a media type other than
+    /// text/calendar 2.0 (CALDAV:supported-calendar-data).
+    UnsupportedCalendarData(String),
 }
 
 impl fmt::Display for XmlError {
@@ -99,6 +107,11 @@ impl fmt::Display for XmlError {
             }
             XmlError::Invalid(why) => write!(f, "invalid request body: {why}"),
             XmlError::UnsupportedCollation(c) => write!(f, "unsupported collation {c:?}"),
+            XmlError::InvalidFilter(why) => write!(f, "invalid CALDAV:filter: {why}"),
+            XmlError::UnsupportedFilter(why) => write!(f, "unsupported CALDAV:filter: {why}"),
+            XmlError::UnsupportedCalendarData(why) => {
+                write!(f, "unsupported CALDAV:calendar-data: {why}")
+            }
         }
     }
 }

@@ -143,9 +143,14 @@ fn report_props(el: &Element) -> Result<ReportProps, XmlError> {
 fn calendar_query(root: &Element) -> Result<Report, XmlError> {
     let props = report_props(root)?;
     let filter = root.child(NS_CALDAV, "filter").ok_or_else(|| {
-        invalid("CALDAV:calendar-query needs a CALDAV:filter (CALDAV:valid-filter)")
+        XmlError::InvalidFilter("CALDAV:calendar-query needs a CALDAV:filter".into())
     })?;
-    let filter = parse_filter(filter)?;
+    // Grammar errors inside the filter are CALDAV:valid-filter (RFC 4791 7.8).
+    let filter = parse_filter(filter).map_err(|e| match e {
+        XmlError::Invalid(why) => XmlError::InvalidFilter(why),
+        other => other,
+    })?;
+    super::valid_filter::check(&filter)?;
     let timezone = root.child(NS_CALDAV, "timezone").map(|t| t.text());
     let timezone_id = root
         .child(NS_CALDAV, "timezone-id")
@@ -427,6 +432,19 @@ fn parse_utc(attr: &str, element: &str, value: &str) -> Result<DateTime<Utc>, Xm
 // CALDAV:calendar-data (RFC 4791 9.6)
 
 fn calendar_data(el: &Element) -> Result<CalendarDataSpec, XmlError> {
+    // RFC 4791 section 9.6: text/calendar, version 2.0, are the defaults
+    // and the only media type served (CALDAV:supported-calendar-data).
+    let media = el
+        .attr("content-type")
+        .map(str::trim)
+        .unwrap_or("text/calendar");
+    let version = el.attr("version").map(str::trim).unwrap_or("2.0");
+    let base = media.split(';').next().unwrap_or_default().trim();
+    if !base.eq_ignore_ascii_case("text/calendar") || version != "2.0" {
+        return Err(XmlError::UnsupportedCalendarData(format!(
+            "content-type {media:?} version {version:?} (only text/calendar 2.0)"
+        )));
+    }
     let range = |name: &str| {
         el.child(NS_CALDAV, name)
             .map(|t| time_range(t, true))
@@ -621,20 +639,22 @@ END:VCALENDAR&#13;
 
     #[test]
     fn calendar_query_refusals() {
-        assert!(matches!(query_with(""), Err(XmlError::Invalid(m)) if m.contains("valid-filter")));
+        assert!(
+            matches!(query_with(""), Err(XmlError::InvalidFilter(m)) if m.contains("CALDAV:filter"))
+        );
         assert!(matches!(
             query_with("<C:filter/>"),
-            Err(XmlError::Invalid(_))
+            Err(XmlError::InvalidFilter(_))
         ));
         assert!(matches!(
             query_with(r#"<C:filter><C:comp-filter/></C:filter>"#),
-            Err(XmlError::Invalid(m)) if m.contains("name")
+            Err(XmlError::InvalidFilter(m)) if m.contains("name")
         ));
         assert!(matches!(
             query_with(
                 r#"<C:filter><C:comp-filter name="VCALENDAR"/><C:comp-filter name="VCALENDAR"/></C:filter>"#
             ),
-            Err(XmlError::Invalid(_))
+            Err(XmlError::InvalidFilter(_))
         ));
         for tr in [
             r#"<C:time-range/>"#,
@@ -650,12 +670,12 @@ END:VCALENDAR&#13;
                 r#"<C:filter><C:comp-filter name="VCALENDAR">{tr}</C:comp-filter></C:filter>"#
             );
             let r = query_with(&f);
-            assert!(matches!(r, Err(XmlError::Invalid(_))), "{tr}: {r:?}");
+            assert!(matches!(r, Err(XmlError::InvalidFilter(_))), "{tr}: {r:?}");
         }
         let r = query_with(
             r#"<C:filter><C:comp-filter name="VCALENDAR"><C:time-range start="20060104T000000+0100"/></C:comp-filter></C:filter>"#,
         );
-        assert!(matches!(r, Err(XmlError::Invalid(m)) if m.contains("start")));
+        assert!(matches!(r, Err(XmlError::InvalidFilter(m)) if m.contains("start")));
         let r = query_with(
             r#"<C:filter><C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:text-match collation="i;klingon">x</C:text-match></C:prop-filter></C:comp-filter></C:filter>"#,
         );
@@ -663,10 +683,26 @@ END:VCALENDAR&#13;
         let r = query_with(
             r#"<C:filter><C:comp-filter name="VCALENDAR"><C:prop-filter name="UID"><C:text-match negate-condition="maybe">x</C:text-match></C:prop-filter></C:comp-filter></C:filter>"#,
         );
-        assert!(matches!(r, Err(XmlError::Invalid(_))));
+        assert!(matches!(r, Err(XmlError::InvalidFilter(_))));
         // calendar-data expand needs both bounds.
         let body = br#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:D="DAV:"><D:prop><C:calendar-data><C:expand start="20060103T000000Z"/></C:calendar-data></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
         assert!(matches!(parse_report(body), Err(XmlError::Invalid(m)) if m.contains("expand")));
+        // RFC 4791 section 9.6: only text/calendar 2.0.
+        for attrs in [
+            r#"content-type="application/calendar+json""#,
+            r#"version="3.0""#,
+        ] {
+            let body = format!(
+                r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:D="DAV:"><D:prop><C:calendar-data {attrs}/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#
+            );
+            let r = parse_report(body.as_bytes());
+            assert!(
+                matches!(r, Err(XmlError::UnsupportedCalendarData(_))),
+                "{attrs}: {r:?}"
+            );
+        }
+        let ok = br#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" xmlns:D="DAV:"><D:prop><C:calendar-data content-type="text/calendar" version="2.0"/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
+        assert!(parse_report(ok).is_ok());
     }
 
     #[test]
