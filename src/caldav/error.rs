@@ -27,6 +27,7 @@ pub enum Precondition {
     // RFC 6638 (CALDAV:)
     AllowedAttendeeChange,
     ValidSchedulingMessage,
+    ValidScheduleDefaultCalendarUrl,
     // RFC 4918 / 6578 / 3744 / 4331 (DAV:)
     ValidSyncToken,
     ResourceMustBeNull,
@@ -56,6 +57,7 @@ impl Precondition {
             SupportedCollation => (true, "supported-collation"),
             AllowedAttendeeChange => (true, "allowed-attendee-scheduling-object-change"),
             ValidSchedulingMessage => (true, "valid-scheduling-message"),
+            ValidScheduleDefaultCalendarUrl => (true, "valid-schedule-default-calendar-URL"),
             ValidSyncToken => (false, "valid-sync-token"),
             ResourceMustBeNull => (false, "resource-must-be-null"),
             PropfindFiniteDepth => (false, "propfind-finite-depth"),

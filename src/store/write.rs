@@ -209,6 +209,7 @@ impl W<'_> {
                 sync_seq: 0,
                 calendar,
                 schedule: None,
+                default_calendar: None,
             }),
         })
     }
@@ -272,6 +273,18 @@ fn apply_prop_change(node: &mut Node, change: &PropChange) {
         PropChange::Components(v) => {
             if let Some(c) = cal {
                 c.components = v.clone();
+            }
+        }
+        PropChange::Transparent(v) => {
+            if let Some(c) = cal {
+                c.transparent = *v;
+            }
+        }
+        PropChange::DefaultCalendar(v) => {
+            if let NodeKind::Collection(c) = &mut node.kind
+                && c.schedule == Some(ScheduleBox::Inbox)
+            {
+                c.default_calendar = v.clone();
             }
         }
     }

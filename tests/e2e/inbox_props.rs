@@ -1,0 +1,230 @@
+//! The schedule inbox and calendar scheduling properties as clients use
+//! them (issue 9, points 3, 4 and 8): DAVx5 and Evolution poll the inbox
+//! with sync-collection and calendar-query; Apple Calendar reads and sets
+//! schedule-default-calendar-URL on the inbox (RFC 6638 section 9.2) and
+//! schedule-calendar-transp on calendars (section 9.1).
+
+use crate::util::*;
+
+const BOB: Option<(&str, &str)> = Some(("bob", "bob-pass"));
+const BOB_INBOX: &str = "/dav/calendars/bob/inbox/";
+
+fn invite(uid: &str, start: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:{start}\r\nDTEND:{start}\r\nSUMMARY:Meeting {uid}\r\nORGANIZER;CN=Admin:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:admin@localhost\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:bob@example.com\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// Admin invites bob; wait until bob has the event in `calendar`.
+fn invite_bob(s: &Server, uid: &str, calendar: &str) {
+    let r = s.put_ics(&format!("{CAL}{uid}.ics"), &invite(uid, "20250310T100000Z"));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let copy = format!("/dav/calendars/bob/{calendar}{uid}.ics");
+    assert!(
+        wait_until(10, || s.request("GET", &copy, BOB, &[], b"").status == 200),
+        "{uid} did not arrive in {calendar}"
+    );
+}
+
+fn bob(s: &Server, method: &str, path: &str, depth: &str, body: &str) -> Resp {
+    let ct = ("Content-Type", "application/xml; charset=utf-8");
+    s.request(method, path, BOB, &[("Depth", depth), ct], body.as_bytes())
+}
+
+fn sync(token: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><D:sync-collection xmlns:D="DAV:"><D:sync-token>{token}</D:sync-token><D:sync-level>1</D:sync-level><D:prop><D:getetag/><D:getcontenttype/></D:prop></D:sync-collection>"#
+    )
+}
+
+fn token_of(body: &str) -> String {
+    body.split("<D:sync-token>")
+        .nth(1)
+        .and_then(|s| s.split("</D:sync-token>").next())
+        .expect("a sync-token")
+        .to_string()
+}
+
+#[test]
+fn inbox_answers_sync_collection_and_calendar_query() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    // DAVx5 checks the inbox's reports before polling it.
+    let r = bob(
+        &s,
+        "PROPFIND",
+        BOB_INBOX,
+        "0",
+        r#"<D:propfind xmlns:D="DAV:"><D:prop><D:supported-report-set/></D:prop></D:propfind>"#,
+    );
+    assert!(r.body.contains("calendar-query"), "{}", r.body);
+    assert!(r.body.contains("sync-collection"), "{}", r.body);
+
+    invite_bob(&s, "inbox-1", "default/");
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &sync(""));
+    assert_eq!(r.status, 207, "{}", r.body);
+    let first: Vec<String> = hrefs(&r.body)
+        .into_iter()
+        .filter(|h| h.ends_with(".ics"))
+        .collect();
+    assert_eq!(first.len(), 1, "{}", r.body);
+    assert!(r.body.contains("method=REQUEST"), "{}", r.body);
+    let token = token_of(&r.body);
+
+    // Evolution: calendar-query for VEVENTs in a time range, with data.
+    let query = |comp: &str, range: &str| {
+        format!(
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="{comp}">{range}</C:comp-filter></C:comp-filter></C:filter></C:calendar-query>"#
+        )
+    };
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &query("VEVENT", ""));
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(hrefs(&r.body), first, "{}", r.body);
+    assert!(r.body.contains("METHOD:REQUEST"), "{}", r.body);
+    let inside = r#"<C:time-range start="20250310T000000Z" end="20250311T000000Z"/>"#;
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &query("VEVENT", inside));
+    assert_eq!(hrefs(&r.body), first, "{}", r.body);
+    let outside = r#"<C:time-range start="20260101T000000Z" end="20260102T000000Z"/>"#;
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &query("VEVENT", outside));
+    assert_eq!(r.status, 207);
+    assert!(hrefs(&r.body).is_empty(), "{}", r.body);
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &query("VTODO", ""));
+    assert!(hrefs(&r.body).is_empty(), "{}", r.body);
+
+    // A second invitation: the next sync lists only it; a processed
+    // (deleted) message comes back as 404.
+    invite_bob(&s, "inbox-2", "default/");
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &sync(&token));
+    assert_eq!(r.status, 207, "{}", r.body);
+    let second = hrefs(&r.body);
+    assert_eq!(second.len(), 1, "{}", r.body);
+    assert_ne!(second, first);
+    let token = token_of(&r.body);
+    assert_eq!(s.request("DELETE", &first[0], BOB, &[], b"").status, 204);
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &sync(&token));
+    assert_eq!(hrefs(&r.body), first, "{}", r.body);
+    assert!(r.body.contains("404"), "{}", r.body);
+    // A token of another collection is refused, as on calendars.
+    let cal_token =
+        token_of(&bob(&s, "REPORT", "/dav/calendars/bob/default/", "1", &sync("")).body);
+    let r = bob(&s, "REPORT", BOB_INBOX, "1", &sync(&cal_token));
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("valid-sync-token"), "{}", r.body);
+}
+
+const DEFAULT_URL: &str = r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:schedule-default-calendar-URL/></D:prop></D:propfind>"#;
+
+fn set_default(s: &Server, href: &str) -> Resp {
+    let body = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><A:propertyupdate xmlns:A="DAV:"><A:set><A:prop><B:schedule-default-calendar-URL xmlns:B="urn:ietf:params:xml:ns:caldav"><A:href>{href}</A:href></B:schedule-default-calendar-URL></A:prop></A:set></A:propertyupdate>"#
+    );
+    bob(s, "PROPPATCH", BOB_INBOX, "0", &body)
+}
+
+fn default_of(s: &Server) -> String {
+    let r = bob(s, "PROPFIND", BOB_INBOX, "0", DEFAULT_URL);
+    assert_eq!(r.status, 207, "{}", r.body);
+    let after = r
+        .body
+        .split("schedule-default-calendar-URL>")
+        .nth(1)
+        .unwrap_or("");
+    hrefs(after).first().cloned().unwrap_or_default()
+}
+
+#[test]
+fn schedule_default_calendar_url_is_read_set_and_survives_deletion() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    assert_eq!(default_of(&s), "/dav/calendars/bob/default/");
+    let mk = |path: &str, comps: &str| {
+        let body = format!(
+            r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:supported-calendar-component-set>{comps}</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"#
+        );
+        let r = bob(&s, "MKCALENDAR", path, "0", &body);
+        assert_eq!(r.status, 201, "{}", r.body);
+    };
+    mk("/dav/calendars/bob/work/", r#"<C:comp name="VEVENT"/>"#);
+    mk("/dav/calendars/bob/tasks/", r#"<C:comp name="VTODO"/>"#);
+
+    // Apple Calendar moves the default to "work".
+    let r = set_default(&s, "/dav/calendars/bob/work/");
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert!(r.body.contains("200"), "{}", r.body);
+    assert_eq!(default_of(&s), "/dav/calendars/bob/work/");
+    invite_bob(&s, "to-work", "work/");
+
+    // Refused, with the precondition, and nothing changes: a calendar
+    // without VEVENT, someone else's calendar, a non-calendar, nothing.
+    for bad in [
+        "/dav/calendars/bob/tasks/",
+        "/dav/calendars/admin/default/",
+        "/dav/calendars/bob/outbox/",
+        "/dav/calendars/bob/nothing/",
+    ] {
+        let r = set_default(&s, bad);
+        assert_eq!(r.status, 403, "{bad}: {}", r.body);
+        assert!(
+            r.body.contains("valid-schedule-default-calendar-URL"),
+            "{}",
+            r.body
+        );
+        assert_eq!(default_of(&s), "/dav/calendars/bob/work/");
+    }
+
+    // The default is deleted: the next invitation still lands, in default/.
+    assert_eq!(
+        s.request("DELETE", "/dav/calendars/bob/work/", BOB, &[], b"")
+            .status,
+        204
+    );
+    assert_eq!(default_of(&s), "/dav/calendars/bob/default/");
+    invite_bob(&s, "after-delete", "default/");
+    // Without default/ either, another calendar taking VEVENTs is used.
+    assert_eq!(
+        s.request("DELETE", "/dav/calendars/bob/default/", BOB, &[], b"")
+            .status,
+        204
+    );
+    mk("/dav/calendars/bob/home/", r#"<C:comp name="VEVENT"/>"#);
+    assert_eq!(default_of(&s), "/dav/calendars/bob/home/");
+    invite_bob(&s, "to-home", "home/");
+}
+
+#[test]
+fn mailed_invitation_goes_to_the_default_calendar() {
+    let s = Server::start_with_config(
+        "[imip]\nlmtp_listen = \"127.0.0.1:0\"\ntrusted_authserv_ids = [\"mx.herald.test\"]\nauto_add_invitations = true\n",
+    );
+    let body = r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"/>"#;
+    let r = s.req("MKCALENDAR", "/dav/calendars/admin/invites/", &[], body);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let set = r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:schedule-default-calendar-URL><D:href>/dav/calendars/admin/invites/</D:href></C:schedule-default-calendar-URL></D:prop></D:set></D:propertyupdate>"#;
+    let r = s.req("PROPPATCH", "/dav/calendars/admin/inbox/", &[], set);
+    assert_eq!(r.status, 207, "{}", r.body);
+    let mail = |id: &str, seq: u32| {
+        format!(
+            "Authentication-Results: mx.herald.test; dmarc=pass header.from=partner.example\r\nFrom: <frank@partner.example>\r\nTo: admin@localhost\r\nMessage-ID: <{id}>\r\nMIME-Version: 1.0\r\nContent-Type: text/calendar; method=REQUEST; charset=UTF-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nMETHOD:REQUEST\r\nBEGIN:VEVENT\r\nUID:mailed-1\r\nDTSTAMP:20250103T000000Z\r\nSEQUENCE:{seq}\r\nDTSTART:20250412T100000Z\r\nDTEND:20250412T110000Z\r\nSUMMARY:Seq {seq}\r\nORGANIZER:mailto:frank@partner.example\r\nATTENDEE;PARTSTAT=NEEDS-ACTION;RSVP=TRUE:mailto:admin@localhost\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    let cfg = s.dir.path().join("herald.toml");
+    let ingest = |m: &str| {
+        let (ok, out, err) = s.cli(&["ingest", "--config", cfg.to_str().unwrap()], m);
+        assert!(ok, "{out} {err}");
+    };
+    ingest(&mail("m1@partner.example", 1));
+    let there = "/dav/calendars/admin/invites/mailed-1.ics";
+    let r = s.req("GET", there, &[], "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        s.req("GET", &format!("{CAL}mailed-1.ics"), &[], "").status,
+        404
+    );
+    // An update goes to the calendar holding the event.
+    ingest(&mail("m2@partner.example", 2));
+    assert!(s.req("GET", there, &[], "").body.contains("Seq 2"));
+    assert_eq!(
+        s.req("GET", &format!("{CAL}mailed-1.ics"), &[], "").status,
+        404
+    );
+}
