@@ -228,3 +228,74 @@ fn mailed_invitation_goes_to_the_default_calendar() {
         404
     );
 }
+
+const TRANSP: &str = r#"<D:propfind xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:schedule-calendar-transp/></D:prop></D:propfind>"#;
+
+fn set_transp(s: &Server, path: &str, value: &str) -> Resp {
+    let body = format!(
+        r#"<D:propertyupdate xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><C:schedule-calendar-transp>{value}</C:schedule-calendar-transp></D:prop></D:set></D:propertyupdate>"#
+    );
+    bob(s, "PROPPATCH", path, "0", &body)
+}
+
+/// Admin asks the outbox for bob's free-busy on 2025-03-10.
+fn bobs_busy(s: &Server) -> String {
+    let fb = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:t\r\nMETHOD:REQUEST\r\nBEGIN:VFREEBUSY\r\nUID:fb-1\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250310T000000Z\r\nDTEND:20250311T000000Z\r\nORGANIZER:mailto:admin@localhost\r\nATTENDEE:mailto:bob@example.com\r\nEND:VFREEBUSY\r\nEND:VCALENDAR\r\n";
+    let r = s.req(
+        "POST",
+        "/dav/calendars/admin/outbox/",
+        &[("Content-Type", "text/calendar")],
+        fb,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("2.0;Success"), "{}", r.body);
+    r.body
+}
+
+#[test]
+fn schedule_calendar_transp_is_kept_and_honoured_by_free_busy() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    // Default: opaque.
+    let r = bob(&s, "PROPFIND", "/dav/calendars/bob/default/", "0", TRANSP);
+    assert!(r.body.contains("<C:opaque/>"), "{}", r.body);
+    // Apple Calendar creates a "holidays" calendar as transparent.
+    let mk = r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>Holidays</D:displayname><C:schedule-calendar-transp><C:transparent/></C:schedule-calendar-transp></D:prop></D:set></C:mkcalendar>"#;
+    let holidays = "/dav/calendars/bob/holidays/";
+    assert_eq!(bob(&s, "MKCALENDAR", holidays, "0", mk).status, 201);
+    let r = bob(&s, "PROPFIND", holidays, "0", TRANSP);
+    assert!(r.body.contains("<C:transparent/>"), "{}", r.body);
+    // Extended MKCOL (RFC 5689) too.
+    let mkcol = r#"<D:mkcol xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:resourcetype><D:collection/><C:calendar/></D:resourcetype><C:schedule-calendar-transp><C:transparent/></C:schedule-calendar-transp></D:prop></D:set></D:mkcol>"#;
+    let other = "/dav/calendars/bob/other/";
+    assert_eq!(bob(&s, "MKCOL", other, "0", mkcol).status, 201);
+    let r = bob(&s, "PROPFIND", other, "0", TRANSP);
+    assert!(r.body.contains("<C:transparent/>"), "{}", r.body);
+
+    let busy = event("busy-1", "20250310T090000Z", "20250310T100000Z", "");
+    let r = s.request(
+        "PUT",
+        &format!("{holidays}busy.ics"),
+        BOB,
+        &[("Content-Type", "text/calendar")],
+        busy.as_bytes(),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Transparent: bob is free.
+    assert!(!bobs_busy(&s).contains("20250310T090000Z/20250310T100000Z"));
+
+    // A bad value is refused and changes nothing.
+    let r = set_transp(&s, holidays, "<C:sometimes/>");
+    assert_eq!(r.status, 207);
+    assert!(r.body.contains("403"), "{}", r.body);
+    let r = bob(&s, "PROPFIND", holidays, "0", TRANSP);
+    assert!(r.body.contains("<C:transparent/>"), "{}", r.body);
+
+    // Opaque again: the event makes bob busy.
+    let r = set_transp(&s, holidays, "<C:opaque/>");
+    assert_eq!(r.status, 207);
+    assert!(r.body.contains("200"), "{}", r.body);
+    let r = bob(&s, "PROPFIND", holidays, "0", TRANSP);
+    assert!(r.body.contains("<C:opaque/>"), "{}", r.body);
+    assert!(bobs_busy(&s).contains("20250310T090000Z/20250310T100000Z"));
+}
