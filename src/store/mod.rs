@@ -13,6 +13,7 @@ mod outbox;
 mod rate;
 mod read;
 mod tables;
+mod tree_sync;
 mod write;
 mod writer;
 

@@ -299,3 +299,161 @@ fn schedule_calendar_transp_is_kept_and_honoured_by_free_busy() {
     assert!(r.body.contains("<C:opaque/>"), "{}", r.body);
     assert!(bobs_busy(&s).contains("20250310T090000Z/20250310T100000Z"));
 }
+
+/// What iOS sends on the calendar home: sync-level infinite, Depth infinity.
+fn home_sync(s: &Server, token: &str, level: &str, depth: &str, limit: &str) -> Resp {
+    let body = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><A:sync-collection xmlns:A="DAV:"><A:sync-token>{token}</A:sync-token><A:sync-level>{level}</A:sync-level>{limit}<A:prop><A:getetag/><A:resourcetype/><A:displayname/></A:prop></A:sync-collection>"#
+    );
+    bob(s, "REPORT", "/dav/calendars/bob/", depth, &body)
+}
+
+/// (href, status) of each DAV:response: 200 when it has properties.
+fn entries(body: &str) -> Vec<(String, u16)> {
+    body.split("<D:response>")
+        .skip(1)
+        .map(|r| {
+            let href = hrefs(r)[0].clone();
+            let status = if r.contains("<D:propstat>") {
+                200
+            } else if r.contains(" 404 ") {
+                404
+            } else if r.contains(" 507 ") {
+                507
+            } else {
+                0
+            };
+            (href, status)
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<(String, u16)>) -> Vec<(String, u16)> {
+    v.sort();
+    v
+}
+
+#[test]
+fn home_sync_collection_at_infinite_depth() {
+    let s = Server::start();
+    s.add_user("bob", "bob@example.com", "bob-pass");
+    let home = "/dav/calendars/bob/";
+    let put = |path: &str, uid: &str| {
+        let ics = event(uid, "20250310T090000Z", "20250310T100000Z", "");
+        let r = s.request(
+            "PUT",
+            &format!("{home}{path}"),
+            BOB,
+            &[("Content-Type", "text/calendar")],
+            ics.as_bytes(),
+        );
+        assert!(r.status == 201 || r.status == 204, "{}", r.body);
+    };
+    put("default/ev1.ics", "ev1");
+    let r = home_sync(&s, "", "infinite", "infinity", "");
+    assert_eq!(r.status, 207, "{}", r.body);
+    let initial = sorted(entries(&r.body));
+    let ok = |p: &str| (format!("{home}{p}"), 200);
+    let gone = |p: &str| (format!("{home}{p}"), 404);
+    assert_eq!(
+        initial,
+        vec![
+            ok("default/"),
+            ok("default/ev1.ics"),
+            ok("inbox/"),
+            ok("outbox/")
+        ],
+        "{}",
+        r.body
+    );
+    let t1 = token_of(&r.body);
+    // Depth 1 keeps to the home's own members.
+    let r = home_sync(&s, "", "1", "1", "");
+    assert_eq!(
+        sorted(entries(&r.body)),
+        vec![ok("default/"), ok("inbox/"), ok("outbox/")],
+        "{}",
+        r.body
+    );
+    // The tree token is not a token of the home alone.
+    let r = home_sync(&s, &t1, "1", "1", "");
+    assert_eq!(r.status, 403, "{}", r.body);
+
+    // Changes inside calendars, a new calendar, a property change, a removal.
+    put("default/ev2.ics", "ev2");
+    let mk = r#"<C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"/>"#;
+    assert_eq!(
+        bob(&s, "MKCALENDAR", &format!("{home}work/"), "0", mk).status,
+        201
+    );
+    put("work/w1.ics", "w1");
+    let rename = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>Personal</D:displayname></D:prop></D:set></D:propertyupdate>"#;
+    let r = bob(&s, "PROPPATCH", &format!("{home}default/"), "0", rename);
+    assert_eq!(r.status, 207, "{}", r.body);
+    let r = s.request("DELETE", &format!("{home}default/ev1.ics"), BOB, &[], b"");
+    assert_eq!(r.status, 204);
+    // "infinity" is taken for "infinite".
+    let r = home_sync(&s, &t1, "infinity", "infinity", "");
+    assert_eq!(r.status, 207, "{}", r.body);
+    assert_eq!(
+        sorted(entries(&r.body)),
+        vec![
+            ok("default/"),
+            gone("default/ev1.ics"),
+            ok("default/ev2.ics"),
+            ok("work/"),
+            ok("work/w1.ics"),
+        ],
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Personal"), "{}", r.body);
+    let t2 = token_of(&r.body);
+    // Nothing new: nothing reported.
+    let r = home_sync(&s, &t2, "infinite", "infinity", "");
+    assert!(entries(&r.body).is_empty(), "{}", r.body);
+    // A deleted calendar is a 404.
+    let r = s.request("DELETE", &format!("{home}work/"), BOB, &[], b"");
+    assert_eq!(r.status, 204);
+    let r = home_sync(&s, &t2, "infinite", "infinity", "");
+    assert_eq!(entries(&r.body), vec![gone("work")], "{}", r.body);
+
+    // DAV:limit: the list is cut with a 507 and the rest follows.
+    let mut all = Vec::new();
+    let mut token = String::new();
+    let limit = "<A:limit><A:nresults>2</A:nresults></A:limit>";
+    for _ in 0..10 {
+        let r = home_sync(&s, &token, "infinite", "infinity", limit);
+        assert_eq!(r.status, 207, "{}", r.body);
+        let got = entries(&r.body);
+        let cut = got.iter().any(|(_, st)| *st == 507);
+        // A later page may report the tombstone of the deleted calendar;
+        // a 404 for something the client never saw removes nothing.
+        all.extend(
+            got.into_iter()
+                .filter(|(h, st)| *st != 507 && !(*st == 404 && h.ends_with("/work"))),
+        );
+        token = token_of(&r.body);
+        if !cut {
+            break;
+        }
+    }
+    assert_eq!(
+        sorted(all),
+        vec![
+            ok("default/"),
+            ok("default/ev2.ics"),
+            ok("inbox/"),
+            ok("outbox/")
+        ]
+    );
+    let r = home_sync(
+        &s,
+        "http://herald.invalid/sync/999-1;5-2",
+        "infinite",
+        "infinity",
+        "",
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body.contains("valid-sync-token"), "{}", r.body);
+}
