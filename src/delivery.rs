@@ -17,8 +17,8 @@ use crate::config::ImipConfig;
 use crate::imip::{self, Delivery, Outgoing, SmtpConfig, SmtpSender, inbound};
 use crate::scheduling::{self, ItipError, ItipMessage, Method};
 use crate::store::{
-    DEFAULT_CALENDAR, LocalDelivery, NewMessage, OutboxEntry, OutboxResult, Store, StoreError,
-    Transform, resource_name,
+    LocalDelivery, NewMessage, OutboxEntry, OutboxResult, Store, StoreError, Transform,
+    component_of, resource_name,
 };
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -307,13 +307,13 @@ impl Ctx {
                 let f: Transform = Box::new(move |cur| {
                     scheduling::deliver_request(cur, &m).map(Some).map_err(note)
                 });
-                (DEFAULT_CALENDAR.to_string(), true, f)
+                (self.target_calendar(user, &msg)?, true, f)
             }
             Method::Cancel => {
                 let m = msg.clone();
                 let f: Transform =
                     Box::new(move |cur| scheduling::deliver_cancel(cur, &m).map_err(note));
-                (DEFAULT_CALENDAR.to_string(), true, f)
+                (self.target_calendar(user, &msg)?, true, f)
             }
             Method::Reply => {
                 let Some(calendar) = self.calendar_holding(user, &msg.uid) else {
@@ -355,6 +355,24 @@ impl Ctx {
             inbox,
             refusal_status,
         })
+    }
+
+    /// The calendar a REQUEST, ADD or CANCEL for `user` is applied in: the
+    /// one holding the event, else the default calendar for invitations.
+    fn target_calendar(&self, user: &str, msg: &ItipMessage) -> Result<String, OutboxResult> {
+        match self
+            .store
+            .schedule_calendar(user, &msg.uid, component_of(&msg.ical))
+        {
+            Ok(Some(c)) => Ok(c),
+            Ok(None) => Err(OutboxResult::Failed {
+                error: format!("no calendar of {user} accepts {}", msg.uid),
+            }),
+            Err(e) => Err(OutboxResult::Retry {
+                due: chrono::Utc::now().timestamp() + 60,
+                error: e.to_string(),
+            }),
+        }
     }
 
     /// The calendar (path) of `user` holding `uid`, if any.

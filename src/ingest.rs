@@ -11,7 +11,7 @@ use crate::config::ImipConfig;
 use crate::imip::inbound::{self, Inbound, SenderAuth, TrustPolicy, Verdict};
 use crate::scheduling::{self, ItipMessage, Method};
 use crate::store::{
-    DEFAULT_CALENDAR, HistoryEntry, InboundApplied, NewMessage, Store, StoreError, Transform,
+    HistoryEntry, InboundApplied, NewMessage, Store, StoreError, Transform, component_of,
     resource_name,
 };
 
@@ -582,8 +582,19 @@ async fn to_attendees(
                     .map_err(|e| e.to_string())
             }),
         };
+        let calendar = match store.schedule_calendar(&user, &msg.uid, component_of(&msg.ical)) {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                tracing::warn!("ingest: no calendar of {user} accepts {}", msg.uid);
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!("ingest: finding {user}'s calendar failed: {e}");
+                continue;
+            }
+        };
         if let Err(e) = store
-            .transform_object(&user, DEFAULT_CALENDAR, &msg.uid, &name, true, f)
+            .transform_object(&user, &calendar, &msg.uid, &name, true, f)
             .await
         {
             tracing::warn!(
@@ -595,13 +606,16 @@ async fn to_attendees(
     outcome
 }
 
-/// The text of `user`'s object with `uid` in the default calendar (where
-/// deliveries go), if any.
+/// The text of `user`'s object with `uid` (in whichever calendar holds
+/// it, where deliveries go), if any.
 fn current_copy(store: &Store, user: &str, uid: &str) -> Result<Option<String>, StoreError> {
-    let Some(name) = store.uid_in(user, DEFAULT_CALENDAR, uid)? else {
+    let Some(calendar) = store.calendar_holding(user, uid)? else {
+        return Ok(None);
+    };
+    let Some(name) = store.uid_in(user, &calendar, uid)? else {
         return Ok(None);
     };
     Ok(store
-        .body(user, &format!("{DEFAULT_CALENDAR}{name}"))?
+        .body(user, &format!("{calendar}{name}"))?
         .map(|b| String::from_utf8_lossy(&b).into_owned()))
 }

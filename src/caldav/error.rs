@@ -30,6 +30,7 @@ pub enum Precondition {
     SameOrganizerInAllComponents,
     UniqueSchedulingObjectResource,
     ValidSchedulingMessage,
+    ValidScheduleDefaultCalendarUrl,
     // RFC 4918 / 6578 / 3744 / 4331 (DAV:)
     ValidSyncToken,
     ResourceMustBeNull,
@@ -62,6 +63,7 @@ impl Precondition {
             SameOrganizerInAllComponents => (true, "same-organizer-in-all-components"),
             UniqueSchedulingObjectResource => (true, "unique-scheduling-object-resource"),
             ValidSchedulingMessage => (true, "valid-scheduling-message"),
+            ValidScheduleDefaultCalendarUrl => (true, "valid-schedule-default-calendar-URL"),
             ValidSyncToken => (false, "valid-sync-token"),
             ResourceMustBeNull => (false, "resource-must-be-null"),
             PropfindFiniteDepth => (false, "propfind-finite-depth"),

@@ -162,7 +162,8 @@ fn busy_of(
 ) -> Result<String, BusyError> {
     let mut fb = ical::FreeBusy::new(start, end);
     for (cal, node) in store.children(user, "").map_err(BusyError::Store)? {
-        if node.calendar().is_none() {
+        // A transparent calendar (RFC 6638 section 9.1) never makes its owner busy.
+        if node.calendar().is_none_or(|c| c.transparent) {
             continue;
         }
         // Floating times in each calendar's own zone (RFC 4791 section 9.8).

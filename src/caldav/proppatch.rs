@@ -2,13 +2,14 @@
 //! none is applied (a refused one gets 403, the others 424). Known live
 //! properties map to store fields; everything else is kept dead.
 
-use super::error::{DavError, DavResult};
+use super::error::{DavError, DavResult, Precondition};
+use super::path::{Target, href_target};
 use super::props::{Res, is_protected};
 use super::xml::{
     self, Multistatus, NS_APPLE, NS_CALDAV, NS_DAV, Prop, PropPatchOp, PropStat, QName,
 };
 use super::{Ctx, Resp, xml_response};
-use crate::store::{DeadProp, PropChange};
+use crate::store::{DeadProp, PropChange, ScheduleBox};
 use hyper::StatusCode;
 
 /// Map one PROPPATCH/MKCOL instruction to a store change. `calendar` says
@@ -40,6 +41,17 @@ pub fn to_change(op: &PropPatchOp, calendar: bool) -> Result<PropChange, String>
             }
             Some(PropChange::Timezone(text.clone()))
         }
+        (NS_CALDAV, "schedule-calendar-transp") if calendar => {
+            let transparent = match value {
+                None => false,
+                Some(v) if v.children.iter().any(|c| c.is(NS_CALDAV, "transparent")) => true,
+                Some(v) if v.children.iter().any(|c| c.is(NS_CALDAV, "opaque")) => false,
+                Some(_) => {
+                    return Err("schedule-calendar-transp must be opaque or transparent".into());
+                }
+            };
+            Some(PropChange::Transparent(transparent))
+        }
         (NS_CALDAV, "supported-calendar-component-set") if calendar => {
             return Err("supported-calendar-component-set is set at creation only".into());
         }
@@ -61,11 +73,47 @@ pub fn to_change(op: &PropPatchOp, calendar: bool) -> Result<PropChange, String>
     })
 }
 
+/// CALDAV:schedule-default-calendar-URL set on the schedule inbox (RFC 6638
+/// section 9.2): one of the same user's calendars that takes VEVENTs.
+fn default_calendar_change(ctx: &Ctx<'_>, user: &str, op: &PropPatchOp) -> DavResult<PropChange> {
+    let PropPatchOp::Set(_, value) = op else {
+        return Ok(PropChange::DefaultCalendar(None));
+    };
+    let refuse = || {
+        DavError::precondition(
+            Precondition::ValidScheduleDefaultCalendarUrl,
+            "schedule-default-calendar-URL must name one of your calendars that takes VEVENTs",
+        )
+    };
+    let Ok(Target::Node { user: owner, path }) = href_target(value.text.trim()) else {
+        return Err(refuse());
+    };
+    if owner != user || path.is_empty() {
+        return Err(refuse());
+    }
+    let path = if path.ends_with('/') {
+        path
+    } else {
+        format!("{path}/")
+    };
+    let takes_events = ctx.app.store.node(user, &path)?.is_some_and(|n| {
+        n.calendar()
+            .is_some_and(|c| c.components.is_empty() || c.components.iter().any(|k| k == "VEVENT"))
+    });
+    if !takes_events {
+        return Err(refuse());
+    }
+    Ok(PropChange::DefaultCalendar(Some(path)))
+}
+
 pub async fn proppatch(ctx: &Ctx<'_>) -> DavResult<Resp> {
     let (user, path) = ctx.node_target()?;
     let (path, node) = ctx.find_node(user, path)?.ok_or_else(DavError::not_found)?;
     let ops = xml::parse_propertyupdate(&ctx.body)?;
     let calendar = node.calendar().is_some();
+    let inbox = node
+        .collection()
+        .is_some_and(|c| c.schedule == Some(ScheduleBox::Inbox));
     let mut changes = Vec::new();
     let mut refused: Vec<QName> = Vec::new();
     let mut names: Vec<QName> = Vec::new();
@@ -73,7 +121,12 @@ pub async fn proppatch(ctx: &Ctx<'_>) -> DavResult<Resp> {
         let name = match op {
             PropPatchOp::Set(n, _) | PropPatchOp::Remove(n) => n.clone(),
         };
-        match to_change(op, calendar) {
+        let change = if inbox && name.is(NS_CALDAV, "schedule-default-calendar-URL") {
+            Ok(default_calendar_change(ctx, user, op)?)
+        } else {
+            to_change(op, calendar)
+        };
+        match change {
             Ok(c) => changes.push(c),
             Err(why) => {
                 tracing::debug!("PROPPATCH refused: {why}");

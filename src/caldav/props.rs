@@ -5,9 +5,7 @@
 use super::Ctx;
 use super::path::{self, CALENDARS, DAV_ROOT, PRINCIPALS};
 use super::xml::{NS_APPLE, NS_CALDAV, NS_CALSERVER, NS_DAV, Prop, QName, escape};
-use crate::store::{
-    DEFAULT_CALENDAR, INBOX, Node, NodeKind, OUTBOX_PATH, Principal, ScheduleBox, SyncToken,
-};
+use crate::store::{INBOX, Node, NodeKind, OUTBOX_PATH, Principal, ScheduleBox, SyncToken};
 use chrono::{DateTime, Utc};
 
 /// The resource a property is asked of.
@@ -88,12 +86,16 @@ fn live_names(res: &Res<'_>) -> Vec<(QName, bool)> {
                     dav("sync-token", false);
                     dav("quota-used-bytes", false);
                     dav("quota-available-bytes", false);
+                    if c.schedule == Some(ScheduleBox::Inbox) {
+                        v.push((QName::caldav("schedule-default-calendar-URL"), false));
+                    }
                     if let Some(cal) = &c.calendar {
                         let mut cd = |n: &str| v.push((QName::caldav(n), false));
                         cd("supported-calendar-component-set");
                         cd("supported-calendar-data");
                         cd("max-resource-size");
                         cd("max-attendees-per-instance");
+                        cd("schedule-calendar-transp");
                         if cal.description.is_some() {
                             cd("calendar-description");
                         }
@@ -113,6 +115,11 @@ fn live_names(res: &Res<'_>) -> Vec<(QName, bool)> {
         }
     }
     v
+}
+
+fn is_inbox(node: &Node) -> bool {
+    node.collection()
+        .is_some_and(|c| c.schedule == Some(ScheduleBox::Inbox))
 }
 
 /// Properties a client may never set (RFC 4918 section 15, RFC 4791 section 5.2).
@@ -239,6 +246,9 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
                     ("C", "free-busy-query"),
                     ("D", "sync-collection"),
                 ]),
+                Res::Node { node, .. } if is_inbox(node) => {
+                    reports(&[("C", "calendar-query"), ("D", "sync-collection")])
+                }
                 Res::Node { node, .. } if node.is_collection() => {
                     reports(&[("D", "sync-collection")])
                 }
@@ -338,17 +348,24 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
             Res::Principal(p) => xml(href(&path::node_href(&p.name, OUTBOX_PATH))),
             _ => None,
         },
-        (NS_CALDAV, "schedule-default-calendar-URL") => match res {
-            Res::Principal(p) => xml(href(&path::node_href(&p.name, DEFAULT_CALENDAR))),
-            Res::Node { user, node, .. }
-                if node
-                    .collection()
-                    .is_some_and(|c| c.schedule == Some(ScheduleBox::Inbox)) =>
-            {
-                xml(href(&path::node_href(user, DEFAULT_CALENDAR)))
-            }
-            _ => None,
-        },
+        (NS_CALDAV, "schedule-default-calendar-URL") => {
+            let owner = match res {
+                Res::Principal(p) => p.name.as_str(),
+                Res::Node { user, node, .. } if is_inbox(node) => user,
+                _ => return None,
+            };
+            // RFC 6638 section 9.2: the calendar invitations go to.
+            let cal = ctx.app.store.default_calendar(owner, Some("VEVENT")).ok()?;
+            xml(cal.map_or_else(String::new, |c| href(&path::node_href(owner, &c))))
+        }
+        (NS_CALDAV, "schedule-calendar-transp") => cal.map(|c| {
+            let v = if c.transparent {
+                "transparent"
+            } else {
+                "opaque"
+            };
+            Prop::Xml(name.clone(), format!("<C:{v}/>"))
+        }),
         (NS_CALDAV, "schedule-tag") => node
             .and_then(Node::resource)
             .and_then(|r| r.schedule_tag.clone())

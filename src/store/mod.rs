@@ -4,6 +4,7 @@
 //! one transaction that updates the node, its body, indexes and the sync log
 //! together, committed through the group-commit writer.
 
+mod calendars;
 mod copy_move;
 mod error;
 mod inbound;
@@ -12,9 +13,11 @@ mod outbox;
 mod rate;
 mod read;
 mod tables;
+mod tree_sync;
 mod write;
 mod writer;
 
+pub use calendars::component_of;
 pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use model::*;

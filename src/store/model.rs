@@ -49,6 +49,10 @@ pub struct Collection {
     /// RFC 6638 scheduling collections: the schedule inbox or outbox.
     #[serde(default)]
     pub schedule: Option<ScheduleBox>,
+    /// On the schedule inbox: the path of the calendar chosen by
+    /// CALDAV:schedule-default-calendar-URL (RFC 6638 section 9.2), when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_calendar: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -67,6 +71,10 @@ pub struct CalendarProps {
     pub timezone: Option<String>,
     /// CALDAV:supported-calendar-component-set, upper-case names.
     pub components: Vec<String>,
+    /// CALDAV:schedule-calendar-transp is transparent (RFC 6638 section
+    /// 9.1): the calendar's events never make its owner busy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transparent: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -136,13 +144,21 @@ impl Node {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PropChange {
     SetDead(DeadProp),
-    RemoveDead { ns: String, name: String },
+    RemoveDead {
+        ns: String,
+        name: String,
+    },
     DisplayName(Option<String>),
     Description(Option<String>),
     Color(Option<String>),
     Order(Option<String>),
     Timezone(Option<String>),
     Components(Vec<String>),
+    /// CALDAV:schedule-calendar-transp: true for transparent.
+    Transparent(bool),
+    /// CALDAV:schedule-default-calendar-URL of the schedule inbox: a
+    /// calendar path of the same user (checked by the caller).
+    DefaultCalendar(Option<String>),
 }
 
 /// What a new collection starts with (MKCOL, MKCALENDAR, extended MKCOL).

@@ -104,6 +104,27 @@ impl W<'_> {
         Ok(seq)
     }
 
+    /// The properties of the collection at `path` changed: its parent's
+    /// sync log reports it as changed (RFC 6578), with one entry per name.
+    fn log_collection_change(&self, user: &str, path: &str) -> Result<()> {
+        let Some(parent) = parent_path(path) else {
+            return Ok(());
+        };
+        let parent_key = node_key(user, parent);
+        let name = member_name(path);
+        if let Some(id) = self
+            .node(&parent_key)?
+            .and_then(|n| n.collection().map(|c| c.id))
+        {
+            let (u, d) = (format!("U {name}"), format!("D {name}"));
+            self.0
+                .open_table(SYNC_LOG)?
+                .retain_in((id, 0)..=(id, u64::MAX), |_, v| v != u && v != d)?;
+        }
+        self.log_change(&parent_key, name, 0, false)?;
+        Ok(())
+    }
+
     /// Write a resource at `key` (parent must exist and be a collection).
     pub(super) fn write_resource(
         &self,
@@ -209,6 +230,7 @@ impl W<'_> {
                 sync_seq: 0,
                 calendar,
                 schedule: None,
+                default_calendar: None,
             }),
         })
     }
@@ -272,6 +294,18 @@ fn apply_prop_change(node: &mut Node, change: &PropChange) {
         PropChange::Components(v) => {
             if let Some(c) = cal {
                 c.components = v.clone();
+            }
+        }
+        PropChange::Transparent(v) => {
+            if let Some(c) = cal {
+                c.transparent = *v;
+            }
+        }
+        PropChange::DefaultCalendar(v) => {
+            if let NodeKind::Collection(c) = &mut node.kind
+                && c.schedule == Some(ScheduleBox::Inbox)
+            {
+                c.default_calendar = v.clone();
             }
         }
     }
@@ -551,7 +585,11 @@ impl Store {
                 w.check_quota(&user, delta, quota)?;
                 node.modified = now();
                 w.add_usage(&user, delta)?;
-                w.put_node(&key, &node)
+                w.put_node(&key, &node)?;
+                if node.is_collection() {
+                    w.log_collection_change(&user, &path)?;
+                }
+                Ok(())
             })
             .await
     }

@@ -10,6 +10,7 @@ mod hardening_amplification;
 mod hardening_bounds;
 mod hardening_conn;
 mod hardening_files;
+mod inbox_props;
 mod ingest;
 mod methods;
 mod queries_clients;

@@ -12,6 +12,7 @@ use crate::caldav::{Ctx, Resp, xml_response};
 use crate::ical::OutputError;
 use crate::ical::timezone::{known_zone, zone_of_vtimezone};
 use crate::ical::{self, query::Filter, query::TimeRange};
+use crate::store::ScheduleBox;
 use hyper::StatusCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -60,14 +61,19 @@ pub fn run(
         .or_else(|| timezone.and_then(tz_of))
         .or_else(|| calendar_tz(&node));
 
+    // The schedule inbox (RFC 6638 section 2.2) is queried like a calendar;
+    // its iTIP messages are not in the time index, so each is checked.
+    let inbox = node
+        .collection()
+        .is_some_and(|c| c.schedule == Some(ScheduleBox::Inbox));
     // (member path, already known to match)
     let candidates: Vec<(String, bool)> = if node.resource().is_some() {
         vec![(path.clone(), false)]
-    } else if node.calendar().is_none() {
+    } else if node.calendar().is_none() && !inbox {
         return Err(DavError::forbidden(
             "calendar-query applies to calendar collections",
         ));
-    } else if let Some((range, simple)) = time_range_of(filter) {
+    } else if let Some((range, simple)) = time_range_of(filter).filter(|_| !inbox) {
         let start = range.start.map(|t| t.timestamp());
         let end = range.end.map(|t| t.timestamp());
         // An exact index hit answers a simple filter once the component

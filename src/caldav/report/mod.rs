@@ -120,10 +120,10 @@ fn run(ctx: &Ctx<'_>, report: Report, cancelled: &AtomicBool) -> DavResult<Resp>
         Report::FreeBusyQuery { range } => freebusy::run(ctx, &range, cancelled),
         Report::SyncCollection {
             token,
-            level: _,
+            level,
             limit,
             props,
-        } => sync::run(ctx, &token, limit, &props, cancelled),
+        } => sync::run(ctx, &token, &level, limit, &props, cancelled),
         Report::PrincipalPropertySearch {
             matches,
             props,

@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 pub fn run(
     ctx: &Ctx<'_>,
     token: &str,
+    level: &str,
     limit: Option<u32>,
     props: &ReportProps,
     cancelled: &AtomicBool,
@@ -26,11 +27,29 @@ pub fn run(
             "sync-collection applies to collections",
         ));
     }
-    // RFC 6578 section 3.2 asks for Depth: 0, but common clients send 1; the
-    // DAV:sync-level element is what decides the scope, so Depth is ignored.
+    // RFC 6578 section 3.2 asks for Depth: 0, but common clients send 1;
+    // the DAV:sync-level element decides the scope, and a Depth of
+    // infinity is taken to ask for sync-level infinite too.
+    let infinite = level == "infinite"
+        || ctx.header("depth").is_some_and(|d| {
+            let d = d.trim();
+            d.eq_ignore_ascii_case("infinity") || d.eq_ignore_ascii_case("infinite")
+        });
     let store = &ctx.app.store;
     let token = (!token.trim().is_empty()).then_some(token);
-    let changes = store.changes_since(&user, &path, token, limit.map(|l| l as usize))?;
+    let limit = limit.map(|l| l as usize);
+    // A calendar holds no collections: infinite is the same as 1 there.
+    let mut changes = if infinite && node.calendar().is_none() {
+        store.tree_changes_since(&user, &path, token, limit)?
+    } else {
+        store.changes_since(&user, &path, token, limit)?
+    };
+    // Collections are answered below by their path without the '/'.
+    for name in changes.changed.iter_mut().chain(changes.removed.iter_mut()) {
+        if name.ends_with('/') {
+            name.pop();
+        }
+    }
     let mut ms = Multistatus::new();
     let changed: Vec<String> = changes
         .changed

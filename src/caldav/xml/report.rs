@@ -190,7 +190,11 @@ fn sync_collection(root: &Element) -> Result<Report, XmlError> {
         // what they mean.
         None => "1".to_string(),
         Some(l) => {
-            let l = l.text().trim().to_ascii_lowercase();
+            let mut l = l.text().trim().to_ascii_lowercase();
+            // "infinity" (the Depth header's word) is taken for "infinite".
+            if l == "infinity" {
+                l = "infinite".into();
+            }
             if l != "1" && l != "infinite" {
                 return Err(invalid(format!(
                     "DAV:sync-level must be 1 or infinite, not {l:?}"
