@@ -11,6 +11,7 @@ mod hardening_bounds;
 mod hardening_conn;
 mod hardening_files;
 mod ingest;
+mod locks;
 mod methods;
 mod reports;
 mod scheduling;
