@@ -161,8 +161,10 @@ fn if_header_conditions_without_locks() {
         .header("etag")
         .unwrap()
         .to_string();
-    // litmus fail_cond_put_unlocked / cond_put_with_not forms.
+    // litmus fail_cond_put_unlocked / fail_cond_put / cond_put_with_not forms.
     assert_eq!(put(&s, &file, &[("If", "(<DAV:no-lock>)")]), 412);
+    let no_lock = format!("(<DAV:no-lock> [{etag}])");
+    assert_eq!(put(&s, &file, &[("If", &no_lock)]), 412);
     assert_eq!(put(&s, &file, &[("If", "(Not <DAV:no-lock>)")]), 204);
     let etag = s
         .req("HEAD", &file, &[], "")
