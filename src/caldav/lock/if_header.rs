@@ -71,9 +71,13 @@ fn parse_list(s: &str) -> Result<Vec<(bool, Cond)>, &'static str> {
     let mut rest = s.trim_start();
     while !rest.is_empty() {
         let mut not = false;
-        if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case("not") {
+        if let Some(r) = rest
+            .get(..3)
+            .filter(|p| p.eq_ignore_ascii_case("not"))
+            .and_then(|_| rest.get(3..))
+        {
             not = true;
-            rest = rest[3..].trim_start();
+            rest = r.trim_start();
         }
         if let Some(r) = rest.strip_prefix('<') {
             let end = r.find('>').ok_or("unterminated state token")?;
@@ -128,7 +132,17 @@ mod tests {
 
     #[test]
     fn malformed() {
-        for bad in ["", "<x>", "(", "()", "(x)", "(<a>) <b> (<c>)", "[\"e\"]"] {
+        for bad in [
+            "",
+            "<x>",
+            "(",
+            "()",
+            "(x)",
+            "(<a>) <b> (<c>)",
+            "[\"e\"]",
+            "(é<a>)",
+            "(Noé)",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }
