@@ -7,8 +7,8 @@
 #   URL USER PASS: an already running server; the collection litmus works in is
 #            its calendar home, discovered by PROPFIND (current-user-principal ->
 #            calendar-home-set).  LITMUS_URL overrides it.
-# Suites basic copymove props http, each run separately (own timeout,
-# LITMUS_TIMEOUT s, default 300).  locks is skipped: Herald does not support LOCK.
+# Suites basic copymove props locks http, each run separately (own timeout,
+# LITMUS_TIMEOUT s, default 300).
 # Exit 0 only if every test of every suite passed (skipped tests, a suite that
 # aborted or timed out, count as failures).  Logs: $CONF_OUT/litmus/<suite>.txt
 # (CONF_OUT defaults to a temp dir, printed at the end).
@@ -16,7 +16,7 @@ set -uo pipefail
 # shellcheck source=conformance/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-LITMUS_SUITES="${LITMUS_SUITES:-basic copymove props http}"
+LITMUS_SUITES="${LITMUS_SUITES:-basic copymove props locks http}"
 LITMUS_TESTROOT="${LITMUS_TESTROOT:-/usr/libexec/litmus}"
 LITMUS_HTDOCS="${LITMUS_HTDOCS:-/usr/share/litmus/htdocs}"
 LITMUS_TIMEOUT="${LITMUS_TIMEOUT:-300}"
@@ -77,7 +77,6 @@ for suite in $LITMUS_SUITES; do
   grep -E 'WARNING:' "$log" \
     | sed -E "s/^ *([0-9]+)\. ([A-Za-z0-9_]+)\.* *WARNING: /  WARN $suite \1.\2: /; s/^WARNING: /  WARN $suite: /" | cut -c1-300
 done
-echo "litmus locks: skipped (LOCK not supported)"
 echo "litmus total: $tot_pass/$tot_slots passed (logs: $OUT)"
 if [ "$all_ok" = 1 ]; then
   echo "litmus: PASS"

@@ -30,6 +30,8 @@ pub struct App {
     pub config: Config,
     /// Wakes the outbox worker after a write queued messages.
     pub outbox_ready: Arc<tokio::sync::Notify>,
+    /// WebDAV write locks (in memory; RFC 4918 section 6.1 lets them go on restart).
+    pub locks: crate::caldav::lock::Locks,
 }
 
 /// How long in-flight requests get to finish after a shutdown signal.

@@ -41,6 +41,10 @@ pub enum Precondition {
     QuotaNotExceeded,
     ValidResourceType,
     SupportedReport,
+    // RFC 4918 section 16 (locking)
+    LockTokenSubmitted,
+    NoConflictingLock,
+    LockTokenMatchesRequestUri,
 }
 
 impl Precondition {
@@ -73,6 +77,9 @@ impl Precondition {
             QuotaNotExceeded => (false, "quota-not-exceeded"),
             ValidResourceType => (false, "valid-resourcetype"),
             SupportedReport => (false, "supported-report"),
+            LockTokenSubmitted => (false, "lock-token-submitted"),
+            NoConflictingLock => (false, "no-conflicting-lock"),
+            LockTokenMatchesRequestUri => (false, "lock-token-matches-request-uri"),
         };
         if caldav {
             QName::caldav(name)
@@ -87,6 +94,8 @@ impl Precondition {
             ResourceMustBeNull => StatusCode::METHOD_NOT_ALLOWED,
             NumberOfMatchesWithinLimits | QuotaNotExceeded => StatusCode::INSUFFICIENT_STORAGE,
             ValidResourceType => StatusCode::FORBIDDEN,
+            LockTokenSubmitted | NoConflictingLock => StatusCode::LOCKED,
+            LockTokenMatchesRequestUri => StatusCode::CONFLICT,
             _ => StatusCode::FORBIDDEN,
         }
     }

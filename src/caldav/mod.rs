@@ -7,6 +7,7 @@ mod copy_move;
 mod delete;
 pub mod error;
 mod get;
+pub mod lock;
 mod mkcol;
 mod options;
 pub mod path;
@@ -208,6 +209,31 @@ async fn read_body(app: &App, parts: &Parts, body: Incoming) -> DavResult<Bytes>
 }
 
 async fn run(ctx: &Ctx<'_>, method: &Method) -> DavResult<Resp> {
+    let m = method.as_str();
+    let write = matches!(
+        m,
+        "PUT"
+            | "DELETE"
+            | "PROPPATCH"
+            | "MKCOL"
+            | "MKCALENDAR"
+            | "COPY"
+            | "MOVE"
+            | "LOCK"
+            | "UNLOCK"
+    );
+    if write {
+        // The one place locks and the If header are enforced.
+        lock::check(ctx, m)?;
+    }
+    let result = route(ctx, method).await;
+    if write && result.as_ref().is_ok_and(|r| r.status().is_success()) {
+        lock::after(ctx, m);
+    }
+    result
+}
+
+async fn route(ctx: &Ctx<'_>, method: &Method) -> DavResult<Resp> {
     match method.as_str() {
         "GET" => get::get(ctx, false).await,
         "HEAD" => get::get(ctx, true).await,
@@ -221,6 +247,8 @@ async fn run(ctx: &Ctx<'_>, method: &Method) -> DavResult<Resp> {
         "MOVE" => copy_move::copy_move(ctx, true).await,
         "REPORT" => report::report(ctx).await,
         "POST" => post::post(ctx).await,
+        "LOCK" => lock::lock(ctx).await,
+        "UNLOCK" => lock::unlock(ctx).await,
         _ => {
             let mut resp = empty(StatusCode::METHOD_NOT_ALLOWED);
             resp.headers_mut()

@@ -68,6 +68,8 @@ fn live_names(res: &Res<'_>) -> Vec<(QName, bool)> {
         }
         Res::Node { node, .. } => {
             dav("owner", false);
+            dav("lockdiscovery", false);
+            dav("supportedlock", false);
             dav("creationdate", true);
             dav("getlastmodified", true);
             if node.displayname.is_some() {
@@ -281,6 +283,14 @@ pub fn live_value(ctx: &Ctx<'_>, res: &Res<'_>, name: &QName) -> Option<Prop> {
         (NS_DAV, "getcontenttype") => node
             .and_then(Node::resource)
             .map(|r| Prop::Text(name.clone(), r.content_type.clone())),
+        (NS_DAV, "lockdiscovery") => match res {
+            Res::Node { user, path, .. } => xml(ctx.app.locks.discovery(user, path)),
+            _ => None,
+        },
+        (NS_DAV, "supportedlock") => match res {
+            Res::Node { .. } => xml(super::lock::SUPPORTED_LOCK.into()),
+            _ => None,
+        },
         (NS_DAV, "getcontentlength") => node
             .and_then(Node::resource)
             .map(|r| Prop::Text(name.clone(), r.size.to_string())),

@@ -112,10 +112,7 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         ));
     }
     let calendar = parent_node.as_ref().and_then(|n| n.calendar().cloned());
-    let content_type = ctx
-        .header("content-type")
-        .unwrap_or("application/octet-stream")
-        .to_string();
+    let content_type = media_type(ctx.header("content-type"))?;
     let text = match &calendar {
         Some(cal) => Some(validate(ctx, cal, &content_type, &ctx.body).await?),
         None => None,
@@ -231,4 +228,53 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         h.insert("schedule-tag", v);
     }
     Ok(resp)
+}
+
+/// Longest Content-Type stored with a resource (returned by GET and as
+/// DAV:getcontenttype).
+const MAX_CONTENT_TYPE: usize = 255;
+
+/// The Content-Type a PUT stores: the header as sent when it is a media
+/// type (RFC 9110 section 8.3: `type/subtype` and parameters) of at most
+/// [`MAX_CONTENT_TYPE`] bytes, `application/octet-stream` when absent.
+fn media_type(header: Option<&str>) -> DavResult<String> {
+    let Some(v) = header.map(str::trim) else {
+        return Ok("application/octet-stream".into());
+    };
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    let essence = v.split(';').next().unwrap_or("").trim();
+    let valid = v.len() <= MAX_CONTENT_TYPE
+        && v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
+        && essence
+            .split_once('/')
+            .is_some_and(|(t, s)| token(t) && token(s));
+    if !valid {
+        return Err(DavError::bad_request(format!(
+            "Content-Type must be a media type (type/subtype) of at most {MAX_CONTENT_TYPE} bytes"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::media_type;
+
+    #[test]
+    fn media_types() {
+        assert_eq!(media_type(None).unwrap(), "application/octet-stream");
+        assert_eq!(media_type(Some("text/plain")).unwrap(), "text/plain");
+        assert_eq!(
+            media_type(Some(" text/plain; charset=utf-8 ")).unwrap(),
+            "text/plain; charset=utf-8"
+        );
+        for bad in ["", "text", "text/", "/plain", "te xt/plain", "a/b\u{7f}"] {
+            assert!(media_type(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert!(media_type(Some(&format!("text/{}", "x".repeat(300)))).is_err());
+    }
 }

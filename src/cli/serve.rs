@@ -140,6 +140,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     let worker_task = tokio::spawn(worker.run());
     let app = Arc::new(App {
         outbox_ready,
+        locks: Default::default(),
         auth: Authenticator::new(
             store.clone(),
             Duration::from_secs(config.server.auth_cache_seconds),

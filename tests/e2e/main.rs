@@ -12,6 +12,7 @@ mod hardening_conn;
 mod hardening_files;
 mod inbox_props;
 mod ingest;
+mod locks;
 mod methods;
 mod queries_clients;
 mod reports;

@@ -10,6 +10,7 @@
 //! capped at [`MAX_DEPTH`]. Unknown elements are ignored (RFC 4918 17),
 //! namespace prefixes are resolved, never compared.
 
+mod lockinfo;
 mod names;
 mod reader;
 mod report;
@@ -17,6 +18,7 @@ mod request;
 mod valid_filter;
 mod writer;
 
+pub use lockinfo::{LockInfo, parse_lockinfo};
 pub use names::{NS_APPLE, NS_CALDAV, NS_CALSERVER, NS_DAV, QName, XmlError};
 pub use reader::MAX_DEPTH;
 pub use report::{Report, ReportProps, parse_report};
