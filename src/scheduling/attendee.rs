@@ -316,10 +316,29 @@ pub fn attendee_put(
     };
     let stored = edit::to_string(&cal);
     Ok(AttendeeOutcome {
-        schedule_tag_changes: stored != edit::to_string(&old_cal),
+        schedule_tag_changes: stored != edit::to_string(&old_cal)
+            && beyond_answer(&old_cal, &cal, &a),
         stored,
         messages,
     })
+}
+
+/// Whether two copies differ in more than the attendee's own ATTENDEE
+/// lines. RFC 6638 section 3.2.10 keeps the Schedule-Tag when the
+/// attendee only answers (PARTSTAT, and the parameters its client writes
+/// on its own line with it), so that a client holding the tag can still
+/// write; any other edit of the copy (alarms, TRANSP, overrides, EXDATEs)
+/// changes it.
+fn beyond_answer(old: &Comp, new: &Comp, a: &str) -> bool {
+    let strip = |cal: &Comp| {
+        let mut c = cal.clone();
+        for comp in c.comps.iter_mut() {
+            comp.props
+                .retain(|p| p.name != "ATTENDEE" || !super::address_is(&p.value, a));
+        }
+        edit::to_string(&c)
+    };
+    strip(old) != strip(new)
 }
 
 /// Attendee DELETE of their copy (RFC 6638 section 3.2.2.4): a REPLY with

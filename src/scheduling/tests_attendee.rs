@@ -65,8 +65,15 @@ fn attendee_partstat_change_replies() {
         "ATTENDEE;PARTSTAT=DECLINED:mailto:a@example.com",
     );
     let out = aput(&copy, &new).unwrap();
-    // The attendee's own change gives a new Schedule-Tag (RFC 6638 3.2.10).
-    assert!(out.schedule_tag_changes);
+    // Answering keeps the Schedule-Tag (RFC 6638 3.2.10) ...
+    assert!(!out.schedule_tag_changes);
+    // ... any other edit of the copy changes it.
+    let alarm = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT";
+    assert!(
+        aput(&copy, &new.replacen("END:VEVENT", alarm, 1))
+            .unwrap()
+            .schedule_tag_changes
+    );
     assert_eq!(out.messages.len(), 1);
     // Storing the copy as it is changes nothing.
     assert!(!aput(&copy, &copy).unwrap().schedule_tag_changes);

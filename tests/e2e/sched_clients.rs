@@ -79,7 +79,15 @@ fn apple_attendee_accepts_with_its_own_parameters() {
         &[("If-Schedule-Tag-Match", &tag)],
     );
     assert_eq!(r.status, 204, "{}", r.body);
-    // The attendee's own change gives a new Schedule-Tag (RFC 6638 3.2.10) ...
+    // Answering keeps the Schedule-Tag (RFC 6638 3.2.10), so a client
+    // holding it can write again ...
+    assert_eq!(r.header("schedule-tag"), Some(tag.as_str()));
+    let answered = apple_answer(&copy, "ACCEPTED");
+    let alarm = "BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:soon\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT";
+    let with_alarm = answered.replacen("END:VEVENT", alarm, 1);
+    let r = bob_put(&s, &path, &with_alarm, &[("If-Schedule-Tag-Match", &tag)]);
+    assert_eq!(r.status, 204, "{}", r.body);
+    // ... but any other edit of the copy gives a new one ...
     let new_tag = r.header("schedule-tag").unwrap().to_string();
     assert_ne!(new_tag, tag);
     // ... so a client still holding the old one gets 412.
