@@ -12,6 +12,7 @@ pub mod config;
 pub mod conn;
 pub mod control;
 pub mod delivery;
+pub mod engine;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod ical;

@@ -2,8 +2,8 @@
 //! organizer's scheduling object queues CANCELs (RFC 6638 section 3.2.7).
 
 use super::error::{DavError, DavResult};
-use super::schedule;
 use super::{Ctx, Resp, empty};
+use crate::engine;
 use crate::store::DeleteConditions;
 use hyper::StatusCode;
 
@@ -23,7 +23,11 @@ pub async fn delete(ctx: &Ctx<'_>) -> DavResult<Resp> {
         && let Some(body) = store.body(user, &path)?
         && let Ok(text) = String::from_utf8(body)
     {
-        cond.outbox = schedule::plan_delete(ctx, &text)?;
+        // RFC 6638 section 8.1: `Schedule-Reply: F` sends no REPLY.
+        let send_reply = !ctx
+            .header("schedule-reply")
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
+        cond.outbox = engine::plan_delete(&ctx.actor(), &text, send_reply)?;
         cond.expected_etag = Some(node.etag.clone());
     }
     let queued = !cond.outbox.is_empty();

@@ -3,7 +3,9 @@
 //! element and its status (RFC 4918 section 16, RFC 4791 section 1.3).
 
 use super::xml::{self, QName, XmlError};
+use crate::engine::EngineError;
 use crate::ical::IcalError;
+use crate::scheduling::ItipError;
 use crate::store::StoreError;
 use bytes::Bytes;
 use http_body_util::Full;
@@ -256,6 +258,46 @@ impl From<StoreError> for DavError {
                 retry_after,
                 msg: e.to_string(),
             },
+        }
+    }
+}
+
+/// The engine's refusals as CalDAV preconditions (RFC 6638 section 3.2.4).
+impl From<EngineError> for DavError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Store(e) => e.into(),
+            EngineError::Itip(ItipError::AttendeeChangeNotAllowed(what)) => DavError::precondition(
+                Precondition::AllowedAttendeeChange,
+                format!("an attendee may not change {what}"),
+            ),
+            // RFC 6638 section 3.2.4.2.
+            EngineError::Itip(e @ ItipError::OrganizerChanged) => {
+                DavError::precondition(Precondition::SameOrganizerInAllComponents, e.to_string())
+            }
+            EngineError::Itip(e) => {
+                DavError::precondition(Precondition::ValidSchedulingMessage, e.to_string())
+            }
+            EngineError::OrganizerChange(detail) => {
+                DavError::precondition(Precondition::AllowedOrganizerChange, detail)
+            }
+            EngineError::AttendeeChange(detail) => {
+                DavError::precondition(Precondition::AllowedAttendeeChange, detail)
+            }
+            EngineError::NotUniqueScheduling { user, path, detail } => match path {
+                Some(path) => {
+                    let href = super::path::node_href(&user, &path);
+                    DavError::Precondition {
+                        condition: Precondition::UniqueSchedulingObjectResource,
+                        inner: Some(format!("<D:href>{}</D:href>", xml::escape(&href))),
+                        detail: format!("{detail}: {href}"),
+                    }
+                }
+                None => {
+                    DavError::precondition(Precondition::UniqueSchedulingObjectResource, detail)
+                }
+            },
+            EngineError::Internal(why) => DavError::Internal(why),
         }
     }
 }

@@ -17,7 +17,6 @@ mod proppatch;
 mod props;
 mod put;
 mod report;
-mod schedule;
 mod work;
 pub mod xml;
 
@@ -310,6 +309,15 @@ pub fn xml_response(status: StatusCode, body: String) -> Resp {
 }
 
 impl Ctx<'_> {
+    /// The engine's view of the acting user.
+    pub fn actor(&self) -> crate::engine::Actor<'_> {
+        crate::engine::Actor {
+            store: &self.app.store,
+            user: &self.user,
+            max_delegates_per_reply: self.app.config.limits.max_delegates_per_reply,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }

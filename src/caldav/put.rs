@@ -7,9 +7,9 @@
 
 use super::error::{DavError, DavResult, Precondition};
 use super::path;
-use super::schedule;
 use super::xml::escape;
 use super::{Ctx, Resp, empty};
+use crate::engine;
 use crate::ical;
 use crate::scheduling;
 use crate::store::{
@@ -150,18 +150,18 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
             let old_scheduled = old_res.is_some_and(|r| r.schedule_tag.is_some());
             // Only a scheduling object needs the stored version to compare with.
             let old_body = match &old {
-                Some(_) if old_scheduled || schedule::may_schedule(text) => store
+                Some(_) if old_scheduled || engine::may_schedule(text) => store
                     .body(user, path)?
                     .and_then(|b| String::from_utf8(b).ok()),
                 _ => None,
             };
-            let target = schedule::Target {
+            let target = engine::Target {
                 user,
                 path,
                 uid: &info.uid,
                 old_scheduled,
             };
-            let plan = schedule::plan_put(ctx, &target, old_body.as_deref(), text)?;
+            let plan = engine::plan_put(&ctx.actor(), &target, old_body.as_deref(), text)?;
             // Parse again only when scheduling changed the text.
             let info = if plan.body == text.as_bytes() {
                 info.clone()

@@ -1,11 +1,11 @@
-//! Scheduling on write (RFC 6638 section 3): decides, for a PUT or DELETE
-//! of a calendar object, whether it is a scheduling object resource, asks
-//! `crate::scheduling` for the object to store and the iTIP messages, and
-//! turns those into outbox entries (queued by the store in the same
-//! transaction as the write).
+//! Scheduling on write (RFC 6638 section 3), for every front door: decides,
+//! for a write or delete of a calendar object by a principal, whether it is
+//! a scheduling object resource, asks `crate::scheduling` for the object to
+//! store and the iTIP messages, checks who may change what (UID ownership,
+//! "party crash"), and turns the messages into outbox entries that the store
+//! queues in the same transaction as the write.
 
-use super::Ctx;
-use super::error::{DavError, DavResult, Precondition};
+use super::{Actor, EngineError, Result};
 use crate::scheduling::{self, ItipError, ItipMessage};
 use crate::store::{NewMessage, ScheduleTag};
 
@@ -17,12 +17,11 @@ pub struct Plan {
 }
 
 /// The calendar user addresses of the acting user, normalised.
-fn my_addresses(ctx: &Ctx<'_>) -> DavResult<Vec<String>> {
-    let p = ctx
-        .app
+fn my_addresses(actor: &Actor<'_>) -> Result<Vec<String>> {
+    let p = actor
         .store
-        .principal(&ctx.user)?
-        .ok_or_else(|| DavError::Internal("authenticated user vanished".into()))?;
+        .principal(actor.user)?
+        .ok_or_else(|| EngineError::Internal("the acting principal vanished".into()))?;
     Ok(p.emails
         .iter()
         .map(|e| scheduling::normalize_address(e))
@@ -32,9 +31,8 @@ fn my_addresses(ctx: &Ctx<'_>) -> DavResult<Vec<String>> {
 /// SCHEDULE-STATUS to write for a recipient when the message is queued
 /// (RFC 6638 section 3.2.9): delivered at once for our own users, pending
 /// for email, "invalid calendar user" for anything that is not mailto:.
-fn status_for(ctx: &Ctx<'_>, addr: &str) -> String {
-    if ctx
-        .app
+fn status_for(actor: &Actor<'_>, addr: &str) -> String {
+    if actor
         .store
         .principal_by_address(addr)
         .ok()
@@ -57,14 +55,13 @@ fn is_mail_address(addr: &str) -> bool {
 
 /// Outbox entries for messages; recipients that cannot be reached
 /// (SCHEDULE-STATUS 3.7) are dropped.
-fn to_outbox(ctx: &Ctx<'_>, messages: Vec<ItipMessage>) -> Vec<NewMessage> {
+fn to_outbox(actor: &Actor<'_>, messages: Vec<ItipMessage>) -> Vec<NewMessage> {
     messages
         .into_iter()
         .filter(|m| is_mail_address(&m.recipient))
         .map(|m| NewMessage {
             method: m.method.as_str().to_string(),
-            local_user: ctx
-                .app
+            local_user: actor
                 .store
                 .principal_by_address(&m.recipient)
                 .ok()
@@ -77,27 +74,12 @@ fn to_outbox(ctx: &Ctx<'_>, messages: Vec<ItipMessage>) -> Vec<NewMessage> {
         .collect()
 }
 
-fn itip_error(e: ItipError) -> DavError {
-    match e {
-        ItipError::AttendeeChangeNotAllowed(what) => DavError::precondition(
-            Precondition::AllowedAttendeeChange,
-            format!("an attendee may not change {what}"),
-        ),
-        // RFC 6638 section 3.2.4.2.
-        ItipError::OrganizerChanged => DavError::precondition(
-            Precondition::SameOrganizerInAllComponents,
-            ItipError::OrganizerChanged.to_string(),
-        ),
-        other => DavError::precondition(Precondition::ValidSchedulingMessage, other.to_string()),
-    }
+fn organizer_change(detail: impl Into<String>) -> EngineError {
+    EngineError::OrganizerChange(detail.into())
 }
 
-fn organizer_change(detail: impl Into<String>) -> DavError {
-    DavError::precondition(Precondition::AllowedOrganizerChange, detail)
-}
-
-fn attendee_change(detail: impl Into<String>) -> DavError {
-    DavError::precondition(Precondition::AllowedAttendeeChange, detail)
+fn attendee_change(detail: impl Into<String>) -> EngineError {
+    EngineError::AttendeeChange(detail.into())
 }
 
 /// Where a PUT writes: the owner of the calendar, the object's path and
@@ -114,9 +96,9 @@ pub struct Target<'a> {
 /// owner's calendars (RFC 6638 section 3.2.4.1,
 /// CALDAV:unique-scheduling-object-resource); the same calendar is the
 /// store's CALDAV:no-uid-conflict.
-fn check_unique_in_home(ctx: &Ctx<'_>, t: &Target<'_>) -> DavResult<()> {
+fn check_unique_in_home(actor: &Actor<'_>, t: &Target<'_>) -> Result<()> {
     let parent = crate::store::parent_path(t.path).unwrap_or("");
-    let held = ctx.app.store.uid_in_home(t.user, t.uid)?;
+    let held = actor.store.uid_in_home(t.user, t.uid)?;
     let scheduling = |b: &[u8]| {
         std::str::from_utf8(b)
             .ok()
@@ -127,11 +109,10 @@ fn check_unique_in_home(ctx: &Ctx<'_>, t: &Target<'_>) -> DavResult<()> {
         .iter()
         .find(|(p, b)| crate::store::parent_path(p) != Some(parent) && scheduling(b))
     {
-        let href = super::path::node_href(t.user, other);
-        return Err(DavError::Precondition {
-            condition: Precondition::UniqueSchedulingObjectResource,
-            inner: Some(format!("<D:href>{}</D:href>", super::xml::escape(&href))),
-            detail: format!("a scheduling object with this UID exists at {href}"),
+        return Err(EngineError::NotUniqueScheduling {
+            user: t.user.to_string(),
+            path: Some(other.clone()),
+            detail: "a scheduling object with this UID exists in another calendar".into(),
         });
     }
     Ok(())
@@ -139,14 +120,14 @@ fn check_unique_in_home(ctx: &Ctx<'_>, t: &Target<'_>) -> DavResult<()> {
 
 /// The meeting with `uid` as its local organizer `organizer` stores it,
 /// when `organizer` is one of our users other than the acting one.
-fn organizers_copy(ctx: &Ctx<'_>, organizer: &str, uid: &str) -> DavResult<Option<String>> {
-    let Some(owner) = ctx.app.store.principal_by_address(organizer)? else {
+fn organizers_copy(actor: &Actor<'_>, organizer: &str, uid: &str) -> Result<Option<String>> {
+    let Some(owner) = actor.store.principal_by_address(organizer)? else {
         return Ok(None);
     };
-    if owner == ctx.user {
+    if owner == actor.user {
         return Ok(None);
     }
-    let held = ctx.app.store.uid_in_home(&owner, uid)?;
+    let held = actor.store.uid_in_home(&owner, uid)?;
     Ok(held
         .into_iter()
         .find_map(|(_, b)| String::from_utf8(b).ok())
@@ -156,16 +137,24 @@ fn organizers_copy(ctx: &Ctx<'_>, organizer: &str, uid: &str) -> DavResult<Optio
 /// "Party crash" on creation, attendee side: an object naming a local
 /// organizer whose meeting with this UID does not invite the acting user
 /// (RFC 6638 section 3.2.4.1: the UID belongs to that meeting).
-fn check_not_crashing(ctx: &Ctx<'_>, organizer: &str, uid: &str, mine: &[String]) -> DavResult<()> {
-    if let Some(theirs) = organizers_copy(ctx, organizer, uid)?
+fn check_not_crashing(
+    actor: &Actor<'_>,
+    organizer: &str,
+    uid: &str,
+    mine: &[String],
+) -> Result<()> {
+    if let Some(theirs) = organizers_copy(actor, organizer, uid)?
         && !scheduling::attendees_of(&theirs)
             .iter()
             .any(|a| mine.contains(a))
     {
-        return Err(DavError::precondition(
-            Precondition::UniqueSchedulingObjectResource,
-            format!("UID {uid} belongs to a meeting of {organizer} that does not invite you"),
-        ));
+        return Err(EngineError::NotUniqueScheduling {
+            user: actor.user.to_string(),
+            path: None,
+            detail: format!(
+                "UID {uid} belongs to a meeting of {organizer} that does not invite you"
+            ),
+        });
     }
     Ok(())
 }
@@ -174,20 +163,20 @@ fn check_not_crashing(ctx: &Ctx<'_>, organizer: &str, uid: &str, mine: &[String]
 /// some local attendee already holds from another organizer (RFC 6638
 /// section 3.2.4.3: the ORGANIZER of a scheduling object cannot change).
 fn check_not_taking_over(
-    ctx: &Ctx<'_>,
+    actor: &Actor<'_>,
     organizer: &str,
     uid: &str,
     attendees: &[String],
     mine: &[String],
-) -> DavResult<()> {
+) -> Result<()> {
     for a in attendees.iter().filter(|a| !mine.contains(a)) {
-        let Some(user) = ctx.app.store.principal_by_address(a)? else {
+        let Some(user) = actor.store.principal_by_address(a)? else {
             continue;
         };
-        if user == ctx.user {
+        if user == actor.user {
             continue;
         }
-        for (_, body) in ctx.app.store.uid_in_home(&user, uid)? {
+        for (_, body) in actor.store.uid_in_home(&user, uid)? {
             let other = String::from_utf8(body)
                 .ok()
                 .and_then(|b| scheduling::organizer_of(&b));
@@ -210,7 +199,12 @@ pub fn may_schedule(text: &str) -> bool {
 }
 
 /// The plan for a scheduling object the iTIP rules produced.
-fn planned(ctx: &Ctx<'_>, stored: String, tag_changes: bool, messages: Vec<ItipMessage>) -> Plan {
+fn planned(
+    actor: &Actor<'_>,
+    stored: String,
+    tag_changes: bool,
+    messages: Vec<ItipMessage>,
+) -> Plan {
     Plan {
         body: stored.into_bytes(),
         schedule_tag: if tag_changes {
@@ -218,13 +212,13 @@ fn planned(ctx: &Ctx<'_>, stored: String, tag_changes: bool, messages: Vec<ItipM
         } else {
             ScheduleTag::Keep
         },
-        outbox: to_outbox(ctx, messages),
+        outbox: to_outbox(actor, messages),
     }
 }
 
 /// Plan a PUT of `new` over `old` (the stored text, when it may matter:
 /// `new` names an ORGANIZER or the stored object is a scheduling object).
-pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> DavResult<Plan> {
+pub fn plan_put(actor: &Actor<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> Result<Plan> {
     let plain = |tag| Plan {
         body: new.as_bytes().to_vec(),
         schedule_tag: tag,
@@ -244,7 +238,7 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
             return Ok(plain(ScheduleTag::None));
         };
         let old = old.unwrap_or_default();
-        let mine = my_addresses(ctx)?;
+        let mine = my_addresses(actor)?;
         if mine.contains(&old_org) {
             // Every attendee removed along with the ORGANIZER (as Thunderbird
             // does): no longer a meeting, the attendees get a CANCEL. With
@@ -258,7 +252,7 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
                 ));
             }
             return Ok(Plan {
-                outbox: to_outbox(ctx, scheduling::organizer_delete(old, &mine)),
+                outbox: to_outbox(actor, scheduling::organizer_delete(old, &mine)),
                 ..plain(ScheduleTag::None)
             });
         }
@@ -270,7 +264,7 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
         }
         return Ok(plain(ScheduleTag::None));
     };
-    let mine = my_addresses(ctx)?;
+    let mine = my_addresses(actor)?;
     let attendees = scheduling::attendees_of(new);
     if let Some(o) = &old_organizer
         && o != &organizer
@@ -292,31 +286,31 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
             return Ok(plain(ScheduleTag::None));
         }
         if old.is_none() {
-            check_unique_in_home(ctx, t)?;
-            check_not_taking_over(ctx, &organizer, t.uid, &attendees, &mine)?;
+            check_unique_in_home(actor, t)?;
+            check_not_taking_over(actor, &organizer, t.uid, &attendees, &mine)?;
         }
-        let status = |addr: &str| status_for(ctx, addr);
-        let o = scheduling::organizer_put(old, new, &mine, &status).map_err(itip_error)?;
-        return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
+        let status = |addr: &str| status_for(actor, addr);
+        let o = scheduling::organizer_put(old, new, &mine, &status)?;
+        return Ok(planned(actor, o.stored, o.schedule_tag_changes, o.messages));
     }
     if attendees.iter().any(|a| mine.contains(a)) {
         let Some(old) = old else {
             // The attendee stores an invitation themselves: nothing to send.
-            check_unique_in_home(ctx, t)?;
-            check_not_crashing(ctx, &organizer, t.uid, &mine)?;
+            check_unique_in_home(actor, t)?;
+            check_not_crashing(actor, &organizer, t.uid, &mine)?;
             return Ok(plain(ScheduleTag::New));
         };
-        let o = scheduling::attendee_put(old, new, &mine).map_err(itip_error)?;
-        let max = ctx.app.config.limits.max_delegates_per_reply;
+        let o = scheduling::attendee_put(old, new, &mine)?;
+        let max = actor.max_delegates_per_reply;
         if let Some(n) = o
             .messages
             .iter()
             .map(|m| scheduling::most_delegates(&m.ical))
             .find(|n| *n > max)
         {
-            return Err(itip_error(ItipError::TooManyDelegates(n, max)));
+            return Err(ItipError::TooManyDelegates(n, max).into());
         }
-        return Ok(planned(ctx, o.stored, o.schedule_tag_changes, o.messages));
+        return Ok(planned(actor, o.stored, o.schedule_tag_changes, o.messages));
     }
     if let Some(old) = old
         && scheduling::attendees_of(old)
@@ -329,27 +323,25 @@ pub fn plan_put(ctx: &Ctx<'_>, t: &Target<'_>, old: Option<&str>, new: &str) -> 
         ));
     }
     if old.is_none() {
-        check_not_crashing(ctx, &organizer, t.uid, &mine)?;
+        check_not_crashing(actor, &organizer, t.uid, &mine)?;
     }
     Ok(plain(ScheduleTag::None))
 }
 
 /// What a DELETE of `old` sends: CANCELs when the user organizes it; a
 /// REPLY with PARTSTAT=DECLINED when they attend it (RFC 6638 section
-/// 3.2.2.4), unless the client sent `Schedule-Reply: F` (section 8.1).
-pub fn plan_delete(ctx: &Ctx<'_>, old: &str) -> DavResult<Vec<NewMessage>> {
+/// 3.2.2.4), unless `send_reply` is false (CalDAV: `Schedule-Reply: F`,
+/// RFC 6638 section 8.1).
+pub fn plan_delete(actor: &Actor<'_>, old: &str, send_reply: bool) -> Result<Vec<NewMessage>> {
     let Some(organizer) = scheduling::organizer_of(old) else {
         return Ok(Vec::new());
     };
-    let mine = my_addresses(ctx)?;
+    let mine = my_addresses(actor)?;
     if mine.contains(&organizer) {
-        return Ok(to_outbox(ctx, scheduling::organizer_delete(old, &mine)));
+        return Ok(to_outbox(actor, scheduling::organizer_delete(old, &mine)));
     }
-    let no_reply = ctx
-        .header("schedule-reply")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
-    if no_reply {
+    if !send_reply {
         return Ok(Vec::new());
     }
-    Ok(to_outbox(ctx, scheduling::attendee_delete(old, &mine)))
+    Ok(to_outbox(actor, scheduling::attendee_delete(old, &mine)))
 }

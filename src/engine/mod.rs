@@ -1,0 +1,58 @@
+//! The engine: the one transport-neutral layer every front door (CalDAV
+//! today; mail and the REST API next) calls for a change to calendars. It
+//! owns the iTIP orchestration of a write (the stored copy, the plan from
+//! `crate::scheduling`, SCHEDULE-STATUS, outbox entries) and the checks of
+//! who may change what. It speaks the domain (a principal, an object, a
+//! plan) and reports one error type, `EngineError`, which each front door
+//! maps to its protocol in one place.
+
+mod write;
+
+pub use write::{Plan, Target, may_schedule, plan_delete, plan_put};
+
+use crate::scheduling::ItipError;
+use crate::store::{Store, StoreError};
+
+/// The principal on whose behalf the engine acts, with what it needs of
+/// the configuration.
+pub struct Actor<'a> {
+    pub store: &'a Store,
+    /// The principal's user name.
+    pub user: &'a str,
+    /// `limits.max_delegates_per_reply`.
+    pub max_delegates_per_reply: usize,
+}
+
+/// Why the engine refused or failed an operation.
+#[derive(Debug)]
+pub enum EngineError {
+    Store(StoreError),
+    /// The iTIP rules refused the change.
+    Itip(ItipError),
+    /// RFC 6638 section 3.2.4.3: the organizer may not make this change.
+    OrganizerChange(String),
+    /// RFC 6638 section 3.2.2.1: an attendee may not make this change.
+    AttendeeChange(String),
+    /// RFC 6638 section 3.2.4.1: the UID already belongs to a scheduling
+    /// object (at `path` in `user`'s home, when it is theirs).
+    NotUniqueScheduling {
+        user: String,
+        path: Option<String>,
+        detail: String,
+    },
+    Internal(String),
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        EngineError::Store(e)
+    }
+}
+
+impl From<ItipError> for EngineError {
+    fn from(e: ItipError) -> Self {
+        EngineError::Itip(e)
+    }
+}
