@@ -198,8 +198,8 @@ async fn run(store: &Store, imip: &ImipConfig, req: Request) -> Result<String, S
             recipients,
         } => {
             let raw = Base64::decode_vec(&message).map_err(|_| "bad ingest request".to_string())?;
-            let outcome = crate::ingest::ingest(store, imip, &raw, &recipients).await;
-            Ok(format!("{}\t{outcome}", outcome.exit_code()))
+            let outcome = crate::engine::apply_mail(store, imip, &raw, &recipients).await;
+            Ok(format!("{}\t{outcome}", exit_code(&outcome)))
         }
         Request::OutboxList => {
             let mut out = String::new();
@@ -315,6 +315,17 @@ pub async fn send(data_dir: &Path, req: &Request) -> Option<Result<Reply, String
         }
         .await,
     )
+}
+
+/// sysexits(3) for `herald ingest`: 0 processed or ignored, 65 EX_DATAERR,
+/// 75 EX_TEMPFAIL (the MTA tries again).
+fn exit_code(outcome: &crate::engine::Outcome) -> u8 {
+    use crate::engine::Outcome;
+    match outcome {
+        Outcome::DataError(_) => 65,
+        Outcome::TempFail(_) => 75,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

@@ -17,7 +17,6 @@ pub mod engine;
 pub mod fuzzing;
 pub mod ical;
 pub mod imip;
-pub mod ingest;
 pub mod lmtp;
 pub mod private_fs;
 pub mod scheduling;

@@ -8,7 +8,7 @@
 
 use crate::config::{ImipConfig, LimitsConfig};
 use crate::conn::Limiter;
-use crate::ingest::{self, Outcome};
+use crate::engine::{self, Outcome};
 use crate::store::Store;
 use std::sync::Arc;
 use std::time::Duration;
@@ -177,9 +177,9 @@ async fn session(
                         config.max_message_bytes
                     ))
                 } else {
-                    ingest::ingest(store, config, &message, &rcpts).await
+                    engine::apply_mail(store, config, &message, &rcpts).await
                 };
-                let line = outcome.lmtp_reply();
+                let line = reply_line(&outcome);
                 let mut out = String::new();
                 for _ in &rcpts {
                     out.push_str(&line);
@@ -235,5 +235,14 @@ async fn read_data(
         } else if !too_big {
             message.extend_from_slice(body);
         }
+    }
+}
+
+/// The LMTP reply line for one recipient (RFC 2033 section 4.2).
+fn reply_line(outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::DataError(why) => format!("554 5.6.0 {}", engine::one_line(why)),
+        Outcome::TempFail(why) => format!("451 4.3.0 {}", engine::one_line(why)),
+        other => format!("250 2.0.0 {}", engine::one_line(&other.to_string())),
     }
 }

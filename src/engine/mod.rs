@@ -1,13 +1,15 @@
-//! The engine: the one transport-neutral layer every front door (CalDAV
-//! today; mail and the REST API next) calls for a change to calendars. It
+//! The engine: the one transport-neutral layer every front door (CalDAV,
+//! the mail doors, and the REST API next) calls for a change to calendars. It
 //! owns the iTIP orchestration of a write (the stored copy, the plan from
 //! `crate::scheduling`, SCHEDULE-STATUS, outbox entries) and the checks of
 //! who may change what. It speaks the domain (a principal, an object, a
 //! plan) and reports one error type, `EngineError`, which each front door
 //! maps to its protocol in one place.
 
+mod inbound;
 mod write;
 
+pub use inbound::{Outcome, apply_mail, one_line};
 pub use write::{Plan, Target, may_schedule, plan_delete, plan_put};
 
 use crate::scheduling::ItipError;

@@ -1,5 +1,6 @@
-//! Inbound iMIP (RFC 6047): one function shared by `herald ingest` and the
-//! LMTP listener takes a raw message, lets `imip::inbound` find the iTIP
+//! Inbound iMIP (RFC 6047), the engine's operation for mail: one function
+//! that every mail door (`herald ingest`, the LMTP listener) calls takes a
+//! raw message, lets `imip::inbound` find the iTIP
 //! part and judge the sender, and applies it: a REPLY updates the
 //! attendee's PARTSTAT on the organizer's copy, a COUNTER is recorded for
 //! the organizer, a REFRESH queues the current REQUEST again, and a
@@ -15,7 +16,8 @@ use crate::store::{
     resource_name,
 };
 
-/// What became of a message; maps to sysexits codes and LMTP replies.
+/// What became of a message; each mail door maps it (sysexits codes for
+/// `herald ingest`, reply lines for LMTP).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Applied to an event (or delivered to an inbox).
@@ -32,26 +34,6 @@ pub enum Outcome {
     TempFail(String),
 }
 
-impl Outcome {
-    /// sysexits(3): 0 processed/ignored, 65 EX_DATAERR, 75 EX_TEMPFAIL.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            Outcome::DataError(_) => 65,
-            Outcome::TempFail(_) => 75,
-            _ => 0,
-        }
-    }
-
-    /// The LMTP reply line for one recipient (RFC 2033 section 4.2).
-    pub fn lmtp_reply(&self) -> String {
-        match self {
-            Outcome::DataError(why) => format!("554 5.6.0 {}", one_line(why)),
-            Outcome::TempFail(why) => format!("451 4.3.0 {}", one_line(why)),
-            other => format!("250 2.0.0 {}", one_line(&other.to_string())),
-        }
-    }
-}
-
 impl std::fmt::Display for Outcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -66,7 +48,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// Text safe for a log line or an SMTP reply: printable ASCII, bounded.
-fn one_line(s: &str) -> String {
+pub fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| {
             if c.is_ascii_graphic() || c == ' ' {
@@ -102,7 +84,7 @@ fn dtstamp(ical: &str) -> Option<String> {
 
 /// Process one message. `recipients` are the envelope recipients (LMTP RCPT
 /// TO), empty for `herald ingest`.
-pub async fn ingest(
+pub async fn apply_mail(
     store: &Store,
     config: &ImipConfig,
     raw: &[u8],
