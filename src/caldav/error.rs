@@ -297,6 +297,10 @@ impl From<EngineError> for DavError {
                     DavError::precondition(Precondition::UniqueSchedulingObjectResource, detail)
                 }
             },
+            EngineError::TooManyAttendees { found, max } => DavError::precondition(
+                Precondition::MaxAttendeesPerInstance,
+                format!("{found} ATTENDEEs in one component; at most {max} are allowed"),
+            ),
             EngineError::Internal(why) => DavError::Internal(why),
         }
     }

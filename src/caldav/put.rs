@@ -11,7 +11,6 @@ use super::xml::escape;
 use super::{Ctx, Resp, empty};
 use crate::engine;
 use crate::ical;
-use crate::scheduling;
 use crate::store::{
     CalendarObjectMeta, CalendarProps, PutRequest, ScheduleTag, StoreError, parent_path,
 };
@@ -47,14 +46,7 @@ async fn validate<'b>(
     let text = std::str::from_utf8(body).map_err(|_| {
         DavError::precondition(Precondition::ValidCalendarData, "the body is not UTF-8")
     })?;
-    let max = ctx.app.config.limits.max_attendees_per_instance;
-    let most = scheduling::most_attendees(text);
-    if most > max {
-        return Err(DavError::precondition(
-            Precondition::MaxAttendeesPerInstance,
-            format!("{most} ATTENDEEs in one component; at most {max} are allowed"),
-        ));
-    }
+    engine::check_attendee_count(text, ctx.app.config.limits.max_attendees_per_instance)?;
     // Parsing a large body or expanding a rule for the index is CPU work:
     // off the async workers, on a blocking thread. A small object without
     // a rule is parsed here (a thread hand-off would cost more).

@@ -10,7 +10,7 @@ mod inbound;
 mod write;
 
 pub use inbound::{Outcome, apply_mail, one_line};
-pub use write::{Plan, Target, may_schedule, plan_delete, plan_put};
+pub use write::{Plan, Target, check_attendee_count, may_schedule, plan_delete, plan_put};
 
 use crate::scheduling::ItipError;
 use crate::store::{Store, StoreError};
@@ -41,6 +41,11 @@ pub enum EngineError {
         user: String,
         path: Option<String>,
         detail: String,
+    },
+    /// More ATTENDEEs in one component than `limits.max_attendees_per_instance`.
+    TooManyAttendees {
+        found: usize,
+        max: usize,
     },
     Internal(String),
 }

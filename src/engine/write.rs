@@ -190,6 +190,16 @@ fn check_not_taking_over(
     Ok(())
 }
 
+/// Refuse an object with more ATTENDEEs in one component than `max`
+/// (a byte scan, before any parse).
+pub fn check_attendee_count(text: &str, max: usize) -> Result<()> {
+    let found = scheduling::most_attendees(text);
+    if found > max {
+        return Err(EngineError::TooManyAttendees { found, max });
+    }
+    Ok(())
+}
+
 /// Whether `text` can be a scheduling object at all: it names an ORGANIZER.
 /// A byte scan, so that plain events skip parsing for scheduling.
 pub fn may_schedule(text: &str) -> bool {
