@@ -358,14 +358,7 @@ async fn to_organizer(
             let outbox: Vec<NewMessage> = messages
                 .into_iter()
                 .filter(|m| m.recipient == attendee && m.method == Method::Request)
-                .map(|m| NewMessage {
-                    method: m.method.as_str().into(),
-                    local_user: store.principal_by_address(&m.recipient).ok().flatten(),
-                    recipient: m.recipient,
-                    sender: m.sender,
-                    uid: m.uid,
-                    ical: m.ical,
-                })
+                .map(|m| super::write::outbox_entry(store, m))
                 .collect();
             if outbox.is_empty() {
                 return refuse(format!("{attendee} is not invited")).await;

@@ -7,7 +7,7 @@
 
 use super::{Actor, EngineError, Result};
 use crate::scheduling::{self, ItipError, ItipMessage};
-use crate::store::{NewMessage, ScheduleTag};
+use crate::store::{NewMessage, ScheduleTag, Store};
 
 /// What a write must store and queue.
 pub struct Plan {
@@ -59,19 +59,21 @@ fn to_outbox(actor: &Actor<'_>, messages: Vec<ItipMessage>) -> Vec<NewMessage> {
     messages
         .into_iter()
         .filter(|m| is_mail_address(&m.recipient))
-        .map(|m| NewMessage {
-            method: m.method.as_str().to_string(),
-            local_user: actor
-                .store
-                .principal_by_address(&m.recipient)
-                .ok()
-                .flatten(),
-            recipient: m.recipient,
-            sender: m.sender,
-            uid: m.uid,
-            ical: m.ical,
-        })
+        .map(|m| outbox_entry(actor.store, m))
         .collect()
+}
+
+/// The outbox entry for one iTIP message: delivered locally when the
+/// recipient is one of our users, else by iMIP.
+pub(super) fn outbox_entry(store: &Store, m: ItipMessage) -> NewMessage {
+    NewMessage {
+        method: m.method.as_str().to_string(),
+        local_user: store.principal_by_address(&m.recipient).ok().flatten(),
+        recipient: m.recipient,
+        sender: m.sender,
+        uid: m.uid,
+        ical: m.ical,
+    }
 }
 
 fn organizer_change(detail: impl Into<String>) -> EngineError {
