@@ -52,6 +52,68 @@ pub struct Config {
     pub smtp: crate::imip::SmtpConfig,
     /// Incoming mail (iMIP replies and invitations).
     pub imip: ImipConfig,
+    /// The REST API for applications (`/api/v1`).
+    pub api: ApiConfig,
+}
+
+/// `[api]`: the REST API for applications.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// Adding more attendees than this in one call runs as a job (202 Accepted).
+    pub async_threshold: usize,
+    /// How long an Idempotency-Key is remembered: a number and a unit
+    /// (`s`, `m`, `h`, `d`), e.g. "24h".
+    pub idempotency_ttl: String,
+    /// Largest JSON request body in bytes.
+    pub max_body_bytes: usize,
+    /// Most attendees one call may add.
+    pub max_attendees_per_call: usize,
+    /// The public base URL (e.g. "https://cal.example.org") used in the feed
+    /// URLs the API returns; the request's Host when unset.
+    pub public_url: Option<String>,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            async_threshold: 500,
+            idempotency_ttl: "24h".into(),
+            max_body_bytes: 4 * 1024 * 1024,
+            max_attendees_per_call: 10_000,
+            public_url: None,
+        }
+    }
+}
+
+impl ApiConfig {
+    /// `idempotency_ttl` in seconds.
+    pub fn idempotency_ttl_seconds(&self) -> Result<i64, String> {
+        parse_duration(&self.idempotency_ttl).ok_or_else(|| {
+            format!(
+                "api.idempotency_ttl: '{}' is not a duration like \"24h\"",
+                self.idempotency_ttl
+            )
+        })
+    }
+}
+
+/// "90s", "15m", "24h", "7d" or a plain number of seconds.
+fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: i64 = num.parse().ok()?;
+    let scale = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86400,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|v| *v > 0)
 }
 
 /// `[imip]`: how replies and invitations arriving by mail are received and trusted.
@@ -276,6 +338,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), String> {
         self.listen_addr()?;
+        self.api.idempotency_ttl_seconds()?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err("tls.cert and tls.key must be set together".into());
         }

@@ -125,6 +125,7 @@ async fn run(store: &Store, imip: &ImipConfig, req: Request) -> Result<String, S
                     .collect(),
                 displayname: None,
                 created: chrono::Utc::now().timestamp(),
+                organizer: false,
             };
             match store.create_principal(p, true).await {
                 Ok(()) => Ok(format!("user {name} created with calendar 'default'")),

@@ -5,6 +5,7 @@
 //! protocol), `server` (HTTP/TLS front door), `auth`, `control` (the local
 //! control socket) and `cli` (the `herald` command).
 
+pub mod api;
 pub mod auth;
 pub mod caldav;
 pub mod cli;

@@ -1,6 +1,6 @@
 //! The front door: binds the listener, optionally wraps connections in TLS
 //! (rustls), serves HTTP/1.1 and HTTP/2 with hyper, hands every request to
-//! the CalDAV handler, and shuts down gracefully on SIGINT/SIGTERM:
+//! the REST API (`crate::api`, for `/api/` and `/feeds/`) or the CalDAV handler, and shuts down gracefully on SIGINT/SIGTERM:
 //! in-flight requests get [`SHUTDOWN_GRACE`] to finish, then the server
 //! stops regardless (signals are caught on a thread of their own, which
 //! ends the process soon after the grace if the runtime cannot). Admission and connection
@@ -219,7 +219,11 @@ pub async fn serve(
             let app = app.clone();
             let guard = conn_state.begin(req.version() == hyper::Version::HTTP_2);
             async move {
-                let resp = caldav::handle(&app, req, peer.ip()).await;
+                let resp = if crate::api::owns(req.uri().path()) {
+                    crate::api::handle(&app, req, peer.ip()).await
+                } else {
+                    caldav::handle(&app, req, peer.ip()).await
+                };
                 drop(guard);
                 Ok::<_, std::convert::Infallible>(resp)
             }

@@ -157,7 +157,7 @@ async fn admit(app: &App, parts: &Parts, client: IpAddr) -> DavResult<Head> {
 /// After an answer given from the head: read a small body so the
 /// connection stays usable (clients that pool connections expect that);
 /// leave anything else unread (no 100 Continue is sent) and close.
-async fn drain_small(app: &App, parts: &Parts, body: Incoming) -> bool {
+pub(crate) async fn drain_small(app: &App, parts: &Parts, body: Incoming) -> bool {
     let expects_continue = parts
         .headers
         .get(header::EXPECT)
@@ -170,7 +170,7 @@ async fn drain_small(app: &App, parts: &Parts, body: Incoming) -> bool {
     matches!(tokio::time::timeout(wait, read).await, Ok(Ok(_)))
 }
 
-fn content_length(headers: &HeaderMap) -> Option<u64> {
+pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
     headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())

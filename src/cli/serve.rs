@@ -28,6 +28,7 @@ async fn bootstrap(store: &Store) -> Result<(), String> {
         emails: vec!["mailto:admin@localhost".into()],
         displayname: Some("Administrator".into()),
         created: chrono::Utc::now().timestamp(),
+        organizer: false,
     };
     store
         .create_principal(p, true)

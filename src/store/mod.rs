@@ -12,6 +12,7 @@ mod model;
 mod outbox;
 mod rate;
 mod read;
+mod secrets;
 mod tables;
 mod tree_sync;
 mod write;

@@ -14,6 +14,11 @@ pub struct Principal {
     pub emails: Vec<String>,
     pub displayname: Option<String>,
     pub created: i64,
+    /// An organizer principal (`herald organizer add`): an application's
+    /// identity for the REST API; it signs in with tokens, a password only
+    /// when one is set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub organizer: bool,
 }
 
 /// A collection or a resource below a user's home.
@@ -312,4 +317,25 @@ pub enum InboundApplied {
     Applied(String),
     /// Recorded, nothing changed, for this reason.
     Rejected(String),
+}
+
+/// An API bearer token (`herald token create`); only its hash is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiToken {
+    /// Public identifier, for `herald token list` and `revoke`.
+    pub id: String,
+    pub principal: String,
+    pub label: Option<String>,
+    pub created: i64,
+}
+
+/// A subscription URL (`/feeds/{token}.ics`) for one calendar; only the
+/// token's hash is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Feed {
+    pub id: String,
+    pub user: String,
+    /// The calendar's path below the home, ending with '/'.
+    pub calendar: String,
+    pub created: i64,
 }

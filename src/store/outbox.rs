@@ -649,6 +649,7 @@ mod tests {
             emails: vec!["mailto:a@example.com".into()],
             displayname: None,
             created: 0,
+            organizer: false,
         };
         store.create_principal(p, true).await.unwrap();
         store

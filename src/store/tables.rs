@@ -16,6 +16,11 @@
 //!   outcome (JSON), so the same mail delivered twice is processed once.
 //! * `history`: ("user\0UID", n) -> HistoryEntry (JSON): who did what to an
 //!   event by mail, accepted or rejected and why.
+//! * `api_tokens`: SHA-256 (hex) of an API bearer token -> ApiToken (JSON);
+//!   `api_token_ids`: token id -> that hash (list and revoke by id).
+//! * `feeds`: SHA-256 (hex) of a feed token -> Feed (JSON); `feed_ids`: id -> hash.
+//! * `idempotency`: ("principal", Idempotency-Key) -> IdempotencyRecord (JSON).
+//! * `jobs`: job id -> Job (JSON), the API's resumable background work.
 
 use redb::TableDefinition;
 
@@ -32,12 +37,19 @@ pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 pub const OUTBOX_DUE: TableDefinition<(i64, u64), u8> = TableDefinition::new("outbox_due");
 pub const INGESTED: TableDefinition<&str, &[u8]> = TableDefinition::new("ingested");
 pub const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+pub const API_TOKEN_IDS: TableDefinition<&str, &str> = TableDefinition::new("api_token_ids");
+pub const FEEDS: TableDefinition<&str, &[u8]> = TableDefinition::new("feeds");
+pub const FEED_IDS: TableDefinition<&str, &str> = TableDefinition::new("feed_ids");
+pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+pub const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 
 /// Counter names.
 pub const ETAG_COUNTER: &str = "etag";
 pub const COLLECTION_COUNTER: &str = "collection";
 pub const OUTBOX_COUNTER: &str = "outbox";
 pub const HISTORY_COUNTER: &str = "history";
+pub const JOB_COUNTER: &str = "job";
 
 /// Key of a node: user, '/', path below the home.
 pub fn node_key(user: &str, path: &str) -> String {

@@ -24,6 +24,12 @@ pub(super) fn create_tables(db: &Database) -> Result<()> {
     txn.open_table(OUTBOX_DUE)?;
     txn.open_table(INGESTED)?;
     txn.open_table(HISTORY)?;
+    txn.open_table(API_TOKENS)?;
+    txn.open_table(API_TOKEN_IDS)?;
+    txn.open_table(FEEDS)?;
+    txn.open_table(FEED_IDS)?;
+    txn.open_table(IDEMPOTENCY)?;
+    txn.open_table(JOBS)?;
     txn.commit()?;
     Ok(())
 }

@@ -1,0 +1,254 @@
+//! The REST API for applications (`/api/v1`, issue 10) and the calendar
+//! feeds (`/feeds/{token}.ics`). An axum router on the server's hyper
+//! connections: this module authenticates the bearer token from the request
+//! head (before any body byte is read), reads the body within
+//! `api.max_body_bytes`, runs the router, and collects the answer. The
+//! routes and the OpenAPI 3.1 document (`/api/v1/openapi.json`) come from
+//! one list (`utoipa_axum`), so the document cannot drift from the
+//! handlers. Handlers translate JSON to engine operations; errors are
+//! problem documents (`problem`), mapped in one place.
+
+pub mod json;
+pub mod principal;
+pub mod problem;
+
+use crate::caldav::Resp;
+use crate::server::App;
+use axum::Router;
+use axum::http::{HeaderValue, Method, header};
+use axum::response::IntoResponse;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use problem::{Kind, Problem};
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Where the API lives.
+pub const API_PREFIX: &str = "/api/";
+/// Where calendar feeds live.
+pub const FEED_PREFIX: &str = "/feeds/";
+/// The OpenAPI document; readable without a token.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+/// Bearer tokens start with this, so they are recognisable in logs and scanners.
+pub const TOKEN_PREFIX: &str = "hrld_";
+
+/// The authenticated principal of an API request, with the shared state.
+#[derive(Clone)]
+pub struct Caller {
+    pub app: Arc<App>,
+    /// The principal's user name.
+    pub user: String,
+    pub token_id: String,
+}
+
+impl Caller {
+    /// The engine's view of this principal.
+    pub fn actor(&self) -> crate::engine::Actor<'_> {
+        crate::engine::Actor {
+            store: &self.app.store,
+            user: &self.user,
+            max_delegates_per_reply: self.app.config.limits.max_delegates_per_reply,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Herald API",
+        version = "1",
+        description = "Invitations for applications: herald is the iTIP ORGANIZER on the application's behalf."
+    ),
+    modifiers(&BearerScheme),
+    components(schemas(Problem))
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The router and the OpenAPI document, built once.
+fn router() -> &'static (Router, Bytes) {
+    static ROUTER: OnceLock<(Router, Bytes)> = OnceLock::new();
+    ROUTER.get_or_init(|| {
+        let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+            .routes(routes!(principal::get_principal))
+            .split_for_parts();
+        let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
+        (router.fallback(fallback), doc)
+    })
+}
+
+/// The OpenAPI document as served at [`OPENAPI_PATH`].
+pub fn openapi_json() -> Bytes {
+    router().1.clone()
+}
+
+async fn fallback(method: Method) -> Problem {
+    if method == Method::GET || method == Method::HEAD {
+        Problem::not_found()
+    } else {
+        Problem::new(
+            Kind::MethodNotAllowed,
+            format!("{method} is not allowed here"),
+        )
+    }
+}
+
+/// Whether `path` belongs to this module rather than to CalDAV.
+pub fn owns(path: &str) -> bool {
+    path.starts_with(API_PREFIX) || path == "/api" || path.starts_with(FEED_PREFIX)
+}
+
+/// Handle one API or feed request; never fails, never panics on input.
+pub async fn handle(app: &Arc<App>, req: Request<Incoming>, client: IpAddr) -> Resp {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let (resp, keep_alive) = dispatch(app, req, client).await;
+    let (mut parts, body) = resp.into_parts();
+    let bytes = match body.collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            tracing::error!("{method} {path}: the answer could not be collected: {e}");
+            Bytes::new()
+        }
+    };
+    if !keep_alive {
+        parts
+            .headers
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    tracing::info!(
+        "{method} {path} {} {:.1}ms",
+        parts.status.as_u16(),
+        started.elapsed().as_secs_f64() * 1000.0
+    );
+    Response::from_parts(parts, Full::new(bytes))
+}
+
+async fn dispatch(
+    app: &Arc<App>,
+    req: Request<Incoming>,
+    _client: IpAddr,
+) -> (axum::response::Response, bool) {
+    let (mut parts, body) = req.into_parts();
+    if parts.uri.path() == OPENAPI_PATH && parts.method == Method::GET {
+        let keep = crate::caldav::drain_small(app, &parts, body).await;
+        let mut resp = openapi_json().into_response();
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        return (resp, keep);
+    }
+    if parts.uri.path().starts_with(API_PREFIX) {
+        match authenticate(app, &parts.headers) {
+            Ok(caller) => {
+                parts.extensions.insert(caller);
+            }
+            Err(p) => {
+                let keep = crate::caldav::drain_small(app, &parts, body).await;
+                return (p.into_response(), keep);
+            }
+        }
+    }
+    parts.extensions.insert(app.clone());
+    let bytes = match read_body(app, &parts, body).await {
+        Ok(b) => b,
+        Err(p) => return (p.into_response(), false),
+    };
+    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
+    let resp = match tower::ServiceExt::oneshot(router().0.clone(), req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    (resp, true)
+}
+
+/// The caller of a request with `Authorization: Bearer TOKEN`.
+fn authenticate(app: &Arc<App>, headers: &axum::http::HeaderMap) -> Result<Caller, Problem> {
+    let unauthorized = |d: &str| Problem::new(Kind::Unauthorized, d);
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| unauthorized("send Authorization: Bearer TOKEN"))?;
+    let (scheme, token) = value
+        .trim()
+        .split_once(' ')
+        .ok_or_else(|| unauthorized("send Authorization: Bearer TOKEN"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthorized("the API takes bearer tokens only"));
+    }
+    let token = token.trim();
+    if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
+        return Err(unauthorized("the token is not valid"));
+    }
+    let record = app
+        .store
+        .token_by_hash(&crate::auth::secret_hash(token))?
+        .ok_or_else(|| unauthorized("the token is not valid"))?;
+    Ok(Caller {
+        app: app.clone(),
+        user: record.principal,
+        token_id: record.id,
+    })
+}
+
+/// The body within `api.max_body_bytes` and `limits.body_timeout_seconds`.
+async fn read_body(
+    app: &App,
+    parts: &axum::http::request::Parts,
+    body: Incoming,
+) -> Result<Bytes, Problem> {
+    let limit = app.config.api.max_body_bytes;
+    let too_large = || {
+        Problem::new(
+            Kind::PayloadTooLarge,
+            format!("the body exceeds {limit} bytes (api.max_body_bytes)"),
+        )
+    };
+    if crate::caldav::content_length(&parts.headers).is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    if hyper::body::Body::is_end_stream(&body) {
+        return Ok(Bytes::new());
+    }
+    let secs = app.config.limits.body_timeout_seconds;
+    match tokio::time::timeout(
+        Duration::from_secs(secs),
+        Limited::new(body, limit).collect(),
+    )
+    .await
+    {
+        Ok(Ok(b)) => Ok(b.to_bytes()),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(e)) => Err(Problem::new(
+            Kind::InvalidJson,
+            format!("the body could not be read: {e}"),
+        )),
+        Err(_) => Err(Problem {
+            status: 408,
+            ..Problem::new(
+                Kind::InvalidJson,
+                format!("the body did not arrive within {secs} seconds"),
+            )
+        }),
+    }
+}
