@@ -74,6 +74,38 @@ pub enum Request {
     },
     /// Remove sent and failed entries.
     OutboxPurge,
+    /// `herald organizer add`: a principal for an application.
+    OrganizerAdd {
+        name: String,
+        emails: Vec<String>,
+        display_name: Option<String>,
+        /// Empty: no password (tokens only).
+        password_hash: String,
+    },
+    /// Store a token the CLI made; only its hash crosses the socket.
+    TokenCreate {
+        principal: String,
+        label: Option<String>,
+        id: String,
+        hash: String,
+    },
+    TokenList,
+    TokenRevoke {
+        id: String,
+    },
+    /// Store a feed token the CLI made for a user's calendar.
+    FeedCreate {
+        user: String,
+        calendar: String,
+        id: String,
+        hash: String,
+    },
+    FeedList {
+        user: Option<String>,
+    },
+    FeedRevoke {
+        id: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -89,6 +121,24 @@ fn valid_user_name(name: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
         && !name.starts_with('.')
+}
+
+/// Addresses as `mailto:` URIs, each with a local part and a domain.
+fn mailto_addresses(emails: &[String]) -> Result<Vec<String>, String> {
+    emails
+        .iter()
+        .map(|e| {
+            let bare = e.trim().trim_start_matches("mailto:");
+            match bare.split_once('@') {
+                Some((l, d))
+                    if !l.is_empty() && !d.is_empty() && !bare.contains(char::is_whitespace) =>
+                {
+                    Ok(format!("mailto:{}", bare.to_lowercase()))
+                }
+                _ => Err(format!("'{e}' is not an email address")),
+            }
+        })
+        .collect()
 }
 
 fn calendar_path(slug: &str) -> String {
@@ -232,6 +282,112 @@ async fn run(store: &Store, imip: &ImipConfig, req: Request) -> Result<String, S
             let n = store.outbox_purge().await.map_err(err)?;
             Ok(format!("{n} sent or failed message(s) removed\n"))
         }
+        Request::OrganizerAdd {
+            name,
+            emails,
+            display_name,
+            password_hash,
+        } => {
+            if !valid_user_name(&name) {
+                return Err(format!(
+                    "invalid organizer name '{name}': use letters, digits, '-', '_', '.', '@'"
+                ));
+            }
+            let emails = mailto_addresses(&emails)?;
+            let p = Principal {
+                name: name.clone(),
+                password_hash,
+                emails,
+                displayname: display_name,
+                created: chrono::Utc::now().timestamp(),
+                organizer: true,
+            };
+            match store.create_principal(p, true).await {
+                Ok(()) => Ok(format!("organizer {name} created")),
+                Err(StoreError::AlreadyExists) => {
+                    Err(format!("{name} or one of its addresses already exists"))
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Request::TokenCreate {
+            principal,
+            label,
+            id,
+            hash,
+        } => {
+            let token = crate::store::ApiToken {
+                id: id.clone(),
+                principal: principal.clone(),
+                label,
+                created: chrono::Utc::now().timestamp(),
+            };
+            match store.token_add(hash, token).await {
+                Ok(()) => Ok(format!("token {id} created for {principal}")),
+                Err(StoreError::NotFound) => Err(format!("no principal named {principal}")),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+        Request::TokenList => {
+            let mut out = String::new();
+            for t in store.tokens().map_err(err)? {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    t.id,
+                    t.principal,
+                    unix(t.created),
+                    t.label.unwrap_or_default()
+                ));
+            }
+            Ok(out)
+        }
+        Request::TokenRevoke { id } => match store.token_revoke(&id).await {
+            Ok(()) => Ok(format!("token {id} revoked")),
+            Err(StoreError::NotFound) => Err(format!("no token with id {id}")),
+            Err(e) => Err(e.to_string()),
+        },
+        Request::FeedCreate {
+            user,
+            calendar,
+            id,
+            hash,
+        } => {
+            let path = calendar_path(&calendar);
+            if store
+                .node(&user, &path)
+                .map_err(err)?
+                .and_then(|n| n.calendar().cloned())
+                .is_none()
+            {
+                return Err(format!("user {user} has no calendar '{calendar}'"));
+            }
+            let feed = crate::store::Feed {
+                id: id.clone(),
+                user: user.clone(),
+                calendar: path,
+                created: chrono::Utc::now().timestamp(),
+            };
+            store.feed_add(hash, feed).await.map_err(err)?;
+            Ok(format!("feed {id} created for {user}/{calendar}"))
+        }
+        Request::FeedList { user } => {
+            let mut out = String::new();
+            for f in store.feeds(user.as_deref()).map_err(err)? {
+                out.push_str(&format!(
+                    "{}\t{}\t{}\t{}\n",
+                    f.id,
+                    f.user,
+                    f.calendar.trim_end_matches('/'),
+                    unix(f.created)
+                ));
+            }
+            Ok(out)
+        }
+        Request::FeedRevoke { id } => match store.feed_revoke(&id, None).await {
+            Ok(()) => Ok(format!("feed {id} revoked")),
+            Err(StoreError::NotFound) => Err(format!("no feed with id {id}")),
+            Err(e) => Err(e.to_string()),
+        },
         Request::Export { user, calendar } => {
             let path = calendar_path(&calendar);
             let node = store

@@ -3,6 +3,7 @@
 //! go through the control socket when a server runs, or open the database
 //! themselves when none does.
 
+mod admin;
 mod doctor;
 mod serve;
 
@@ -63,6 +64,21 @@ enum Command {
     Outbox {
         #[command(subcommand)]
         command: OutboxCommand,
+    },
+    /// Organizer principals: applications that invite people through the API.
+    Organizer {
+        #[command(subcommand)]
+        command: admin::OrganizerCommand,
+    },
+    /// API bearer tokens.
+    Token {
+        #[command(subcommand)]
+        command: admin::TokenCommand,
+    },
+    /// Secret read-only calendar subscription URLs.
+    Feed {
+        #[command(subcommand)]
+        command: admin::FeedCommand,
     },
     /// Write a calendar to standard output as one VCALENDAR.
     Export {
@@ -159,6 +175,18 @@ async fn run(cli: Cli) -> Result<(), String> {
                 OutboxCommand::Purge => Request::OutboxPurge,
             };
             print!("{}", request(&config, req).await?);
+            Ok(())
+        }
+        Command::Organizer { command } => {
+            print!("{}", admin::organizer(&config, command).await?);
+            Ok(())
+        }
+        Command::Token { command } => {
+            print!("{}", admin::token(&config, command).await?);
+            Ok(())
+        }
+        Command::Feed { command } => {
+            print!("{}", admin::feed(&config, command).await?);
             Ok(())
         }
         Command::Export { user, calendar } => {
