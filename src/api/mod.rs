@@ -252,3 +252,26 @@ async fn read_body(
         }),
     }
 }
+
+/// The API id of the event stored at `path` (below the principal's home):
+/// opaque to clients, unpadded base64url of the path.
+pub fn event_id(path: &str) -> String {
+    use base64ct::Encoding;
+    base64ct::Base64UrlUnpadded::encode_string(path.as_bytes())
+}
+
+/// The path an event id stands for, when it is a well-formed id of a
+/// calendar object path (no `..`, ends in `.ics`-like member name).
+pub fn event_path(id: &str) -> Option<String> {
+    use base64ct::Encoding;
+    if id.len() > 1024 {
+        return None;
+    }
+    let bytes = base64ct::Base64UrlUnpadded::decode_vec(id).ok()?;
+    let path = String::from_utf8(bytes).ok()?;
+    let ok = !path.is_empty()
+        && !path.ends_with('/')
+        && !path.starts_with('/')
+        && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+    ok.then_some(path)
+}
