@@ -54,6 +54,7 @@ impl Caller {
             store: &self.app.store,
             user: &self.user,
             max_delegates_per_reply: self.app.config.limits.max_delegates_per_reply,
+            outbox_ready: &self.app.outbox_ready,
         }
     }
 }
@@ -272,6 +273,8 @@ pub fn event_path(id: &str) -> Option<String> {
     let ok = !path.is_empty()
         && !path.ends_with('/')
         && !path.starts_with('/')
-        && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
     ok.then_some(path)
 }
