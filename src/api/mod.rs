@@ -8,6 +8,8 @@
 //! handlers. Handlers translate JSON to engine operations; errors are
 //! problem documents (`problem`), mapped in one place.
 
+pub mod attendees;
+pub mod cancel;
 pub mod json;
 pub mod principal;
 pub mod problem;
@@ -90,6 +92,12 @@ fn router() -> &'static (Router, Bytes) {
     ROUTER.get_or_init(|| {
         let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
+            .routes(routes!(attendees::add_attendees))
+            .routes(routes!(
+                attendees::update_attendee,
+                attendees::remove_attendee
+            ))
+            .routes(routes!(cancel::cancel_event))
             .split_for_parts();
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
         (router.fallback(fallback), doc)
