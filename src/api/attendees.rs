@@ -182,7 +182,12 @@ pub(super) fn with_etag<T: Serialize>(etag: &str, body: T) -> Response {
 
 /// Attendees past `api.async_threshold` go to a job (the jobs module wires
 /// this hook; until then such a call is refused, nothing changed).
-fn run_async(_caller: &Caller, _path: &str, attendees: &[NewAttendee], threshold: usize) -> Response {
+fn run_async(
+    _caller: &Caller,
+    _path: &str,
+    attendees: &[NewAttendee],
+    threshold: usize,
+) -> Response {
     Problem::field(
         "attendees",
         format!(
@@ -197,7 +202,10 @@ fn run_async(_caller: &Caller, _path: &str, attendees: &[NewAttendee], threshold
 fn new_attendees(caller: &Caller, req: AddAttendeesRequest) -> ApiResult<Vec<NewAttendee>> {
     let max = caller.app.config.api.max_attendees_per_call;
     if req.attendees.is_empty() {
-        return Err(Problem::field("attendees", "at least one attendee is required"));
+        return Err(Problem::field(
+            "attendees",
+            "at least one attendee is required",
+        ));
     }
     if req.attendees.len() > max {
         return Err(Problem::field(

@@ -74,9 +74,7 @@ async fn rewrite<T>(
         if node.resource().and_then(|r| r.uid.as_ref()).is_none() {
             return Err(StoreError::NotFound.into());
         }
-        let body = store
-            .body(actor.user, path)?
-            .ok_or(StoreError::NotFound)?;
+        let body = store.body(actor.user, path)?.ok_or(StoreError::NotFound)?;
         let text = String::from_utf8(body)
             .map_err(|_| EngineError::Internal(format!("{path} is not UTF-8")))?;
         let mine = my_addresses(actor)?;
@@ -136,7 +134,10 @@ pub async fn add_attendees(
     max_per_instance: usize,
 ) -> Result<AddOutcome> {
     if let Some((i, why)) = new.iter().enumerate().find_map(|(i, a)| {
-        let bad_name = a.name.as_deref().and_then(|n| scheduling::check_name(n).err());
+        let bad_name = a
+            .name
+            .as_deref()
+            .and_then(|n| scheduling::check_name(n).err());
         let bad = scheduling::mail_address(&a.email).err().or(bad_name);
         bad.map(|w| (i, w))
     }) {
