@@ -8,6 +8,7 @@
 //! handlers. Handlers translate JSON to engine operations; errors are
 //! problem documents (`problem`), mapped in one place.
 
+pub mod counters;
 pub mod json;
 pub mod principal;
 pub mod problem;
@@ -90,6 +91,9 @@ fn router() -> &'static (Router, Bytes) {
     ROUTER.get_or_init(|| {
         let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
+            .routes(routes!(counters::list_counters))
+            .routes(routes!(counters::accept_counter))
+            .routes(routes!(counters::decline_counter))
             .split_for_parts();
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
         (router.fallback(fallback), doc)
