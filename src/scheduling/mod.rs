@@ -27,6 +27,7 @@ mod apply;
 mod attendee;
 mod authority;
 mod cancel;
+mod counter;
 mod future;
 mod message;
 mod object;
@@ -81,6 +82,9 @@ pub use apply::{
 pub use attendee::{attendee_delete, attendee_put};
 pub use authority::{NO_AUTHORITY_STATUS, may_deliver};
 pub use cancel::{CancelOutcome, Notify, cancel};
+pub use counter::{
+    counter_proposal, counter_proposer, counter_times, decline_counter, delegate_organizer,
+};
 pub use organizer::{organizer_delete, organizer_put};
 pub use roster::{
     AttendeeChange, NewAttendee, Role, RosterOutcome, add_attendees, check_name, mail_address,

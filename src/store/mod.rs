@@ -21,6 +21,7 @@ mod writer;
 pub use calendars::component_of;
 pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
+pub use inbound::InboundTransform;
 pub use model::*;
 pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
 pub use rate::StoreLimits;
