@@ -6,6 +6,9 @@
 //! plan) and reports one error type, `EngineError`, which each front door
 //! maps to its protocol in one place.
 
+pub mod event;
+mod event_tz;
+pub mod event_view;
 mod inbound;
 pub mod modes;
 mod roster;

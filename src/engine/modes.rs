@@ -21,18 +21,7 @@ use crate::store::{
 pub const MODE_PROP: &str = "X-HERALD-MODE";
 pub const COUNTER_POLICY_PROP: &str = "X-HERALD-COUNTER-POLICY";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Standard,
-    Relay,
-    DelegateOrganizer,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CounterPolicy {
-    Notify,
-    Accept,
-}
+pub use super::event::{CounterPolicy, Mode};
 
 /// The value of the first `name:` line (unfolded lines are short here).
 fn first_value<'a>(text: &'a str, name: &str) -> Option<&'a str> {
@@ -43,18 +32,11 @@ fn first_value<'a>(text: &'a str, name: &str) -> Option<&'a str> {
 }
 
 pub fn mode_of(text: &str) -> Mode {
-    match first_value(text, MODE_PROP) {
-        Some(v) if v.eq_ignore_ascii_case("relay") => Mode::Relay,
-        Some(v) if v.eq_ignore_ascii_case("delegate-organizer") => Mode::DelegateOrganizer,
-        _ => Mode::Standard,
-    }
+    Mode::from_ical(first_value(text, MODE_PROP))
 }
 
 pub fn counter_policy_of(text: &str) -> CounterPolicy {
-    match first_value(text, COUNTER_POLICY_PROP) {
-        Some(v) if v.eq_ignore_ascii_case("accept") => CounterPolicy::Accept,
-        _ => CounterPolicy::Notify,
-    }
+    CounterPolicy::from_ical(first_value(text, COUNTER_POLICY_PROP))
 }
 
 fn to_outbox(store: &Store, messages: Vec<scheduling::ItipMessage>) -> Vec<NewMessage> {
