@@ -82,7 +82,7 @@ pub struct AttendeePatch {
 }
 
 /// A field that is present (possibly null): `Some`, absent stays `None`.
-fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+pub(super) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
 

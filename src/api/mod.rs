@@ -11,6 +11,7 @@
 pub mod attendees;
 pub mod cancel;
 pub mod counters;
+pub mod events;
 pub mod json;
 pub mod principal;
 pub mod problem;
@@ -93,6 +94,9 @@ fn router() -> &'static (Router, Bytes) {
     ROUTER.get_or_init(|| {
         let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
+            .routes(routes!(events::create_event, events::list_events))
+            .routes(routes!(events::get_event, events::patch_event))
+            .routes(routes!(events::event_history))
             .routes(routes!(attendees::add_attendees))
             .routes(routes!(
                 attendees::update_attendee,

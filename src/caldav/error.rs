@@ -301,6 +301,9 @@ impl From<EngineError> for DavError {
                 Precondition::MaxAttendeesPerInstance,
                 format!("{found} ATTENDEEs in one component; at most {max} are allowed"),
             ),
+            EngineError::Field { field, detail } => {
+                DavError::bad_request(format!("{field}: {detail}"))
+            }
             EngineError::InvalidObject(why) => {
                 DavError::precondition(Precondition::ValidCalendarData, why)
             }

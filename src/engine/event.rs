@@ -60,35 +60,7 @@ impl FieldError {
     }
 }
 
-/// RFC 5545 ROLE of an attendee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Role {
-    Chair,
-    #[default]
-    Required,
-    Optional,
-    NonParticipant,
-}
-
-impl Role {
-    pub fn as_ical(self) -> &'static str {
-        match self {
-            Role::Chair => "CHAIR",
-            Role::Required => "REQ-PARTICIPANT",
-            Role::Optional => "OPT-PARTICIPANT",
-            Role::NonParticipant => "NON-PARTICIPANT",
-        }
-    }
-    /// A ROLE parameter value; REQ-PARTICIPANT (the default) for anything unknown.
-    pub fn from_ical(v: Option<&str>) -> Role {
-        match v.map(str::to_ascii_uppercase).as_deref() {
-            Some("CHAIR") => Role::Chair,
-            Some("OPT-PARTICIPANT") => Role::Optional,
-            Some("NON-PARTICIPANT") => Role::NonParticipant,
-            _ => Role::Required,
-        }
-    }
-}
+pub use crate::scheduling::Role;
 
 /// How herald runs the meeting (issue 10, section 4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -255,9 +227,9 @@ pub fn email(field: &str, v: &str) -> Result<String, FieldError> {
     if v.len() > 254 {
         return bad("is longer than 254 characters");
     }
-    if v.chars().any(|c| {
-        c.is_control() || c.is_whitespace() || "\"'<>()[]\\,;:".contains(c)
-    }) {
+    if v.chars()
+        .any(|c| c.is_control() || c.is_whitespace() || "\"'<>()[]\\,;:".contains(c))
+    {
         return bad("is not an email address (it holds a space or a reserved character)");
     }
     let Some((local, domain)) = v.rsplit_once('@') else {
@@ -424,14 +396,21 @@ pub fn when(
         ));
     };
     let Some(end) = end else {
-        return Err(FieldError::new("end", "end is required for an event with times"));
+        return Err(FieldError::new(
+            "end",
+            "end is required for an event with times",
+        ));
     };
     let e = local_date_time("end", end)?;
     let (su, eu) = (zoned("start", s, tz)?, zoned("end", e, tz)?);
     if eu <= su {
         return Err(FieldError::new("end", "end must be after start"));
     }
-    Ok(When::Timed { start: s, end: e, tz })
+    Ok(When::Timed {
+        start: s,
+        end: e,
+        tz,
+    })
 }
 
 /// The RRULE value (without `RRULE:`), checked for characters here and
@@ -445,7 +424,9 @@ pub fn rrule(v: &str) -> Result<String, FieldError> {
     if v.is_empty() || v.len() > MAX_RRULE_CHARS {
         return Err(FieldError::new(
             "rrule",
-            format!("a recurrence rule like FREQ=WEEKLY;COUNT=4, at most {MAX_RRULE_CHARS} characters"),
+            format!(
+                "a recurrence rule like FREQ=WEEKLY;COUNT=4, at most {MAX_RRULE_CHARS} characters"
+            ),
         ));
     }
     if !v
@@ -491,7 +472,10 @@ pub fn attendees(
                     return Err(FieldError::new(f, "a name cannot hold control characters"));
                 }
                 if n.chars().count() > MAX_NAME_CHARS {
-                    return Err(FieldError::new(f, format!("at most {MAX_NAME_CHARS} characters")));
+                    return Err(FieldError::new(
+                        f,
+                        format!("at most {MAX_NAME_CHARS} characters"),
+                    ));
                 }
                 Some(n.trim().to_string()).filter(|n| !n.is_empty())
             }
@@ -518,8 +502,16 @@ pub fn attendees(
 pub fn validate(spec: &EventSpec, max_attendees: usize) -> Result<Event, FieldError> {
     let ev = Event {
         uid: spec.uid.as_deref().map(uid).transpose()?,
-        summary: text("summary", spec.summary.as_deref().unwrap_or(""), MAX_LINE_CHARS)?,
-        description: optional_text("description", spec.description.as_deref(), MAX_DESCRIPTION_CHARS)?,
+        summary: text(
+            "summary",
+            spec.summary.as_deref().unwrap_or(""),
+            MAX_LINE_CHARS,
+        )?,
+        description: optional_text(
+            "description",
+            spec.description.as_deref(),
+            MAX_DESCRIPTION_CHARS,
+        )?,
         location: optional_text("location", spec.location.as_deref(), MAX_LINE_CHARS)?,
         when: when(
             &spec.start,
@@ -555,7 +547,10 @@ pub(crate) fn time_props(when: &When) -> (Prop<'static>, Prop<'static>) {
             let p = |name: &str, t: NaiveDateTime| {
                 if is_utc(tz) {
                     let utc = tz.from_local_datetime(&t).earliest().map(|d| d.naive_utc());
-                    Prop::new(name, &format!("{}Z", utc.unwrap_or(t).format("%Y%m%dT%H%M%S")))
+                    Prop::new(
+                        name,
+                        &format!("{}Z", utc.unwrap_or(t).format("%Y%m%dT%H%M%S")),
+                    )
                 } else {
                     let mut p = Prop::new(name, &t.format("%Y%m%dT%H%M%S").to_string());
                     p.set_param("TZID", tz.name());
@@ -569,7 +564,10 @@ pub(crate) fn time_props(when: &When) -> (Prop<'static>, Prop<'static>) {
 
 /// Zones written in UTC form rather than with a TZID.
 pub fn is_utc(tz: Tz) -> bool {
-    matches!(tz, Tz::UTC | Tz::Etc__UTC | Tz::Etc__UCT | Tz::UCT | Tz::Etc__Zulu | Tz::Zulu)
+    matches!(
+        tz,
+        Tz::UTC | Tz::Etc__UTC | Tz::Etc__UCT | Tz::UCT | Tz::Etc__Zulu | Tz::Zulu
+    )
 }
 
 /// The VTIMEZONE `when` needs, if any.
@@ -595,9 +593,13 @@ pub(crate) fn attendee_prop(a: &Attendee) -> Prop<'static> {
     if let Some(n) = &a.name {
         p.set_param("CN", n);
     }
-    p.set_param("ROLE", a.role.as_ical());
+    p.set_param("ROLE", a.role.as_param());
     p.set_param("PARTSTAT", "NEEDS-ACTION");
-    let rsvp = if a.role == Role::NonParticipant { "FALSE" } else { "TRUE" };
+    let rsvp = if a.role == Role::NonParticipant {
+        "FALSE"
+    } else {
+        "TRUE"
+    };
     p.set_param("RSVP", rsvp);
     p
 }
@@ -632,13 +634,65 @@ pub fn to_ical(ev: &Event, uid: &str, org: &Organizer, now: DateTime<Utc>) -> St
     }
     e.props.push(organizer_prop(org));
     e.props.extend(ev.attendees.iter().map(attendee_prop));
-    e.props.push(Prop::new(super::modes::MODE_PROP, ev.mode.as_ical()));
+    e.props
+        .push(Prop::new(super::modes::MODE_PROP, ev.mode.as_ical()));
     e.props.push(Prop::new(
         super::modes::COUNTER_POLICY_PROP,
         ev.counter_policy.as_ical(),
     ));
     cal.comps.push(e);
     edit::to_string(&cal)
+}
+
+/// The stored object `text` with its master VEVENT's time, rule and texts
+/// set from `ev` (attendees, PARTSTATs, overrides and everything else kept;
+/// SEQUENCE is left to the scheduling rules). None when it has no VEVENT.
+pub fn rewrite_master(text: &str, ev: &Event, now: DateTime<Utc>) -> Option<String> {
+    let mut top = edit::parse_owned(text).ok()?;
+    let cal = top.iter_mut().find(|c| c.name == "VCALENDAR")?;
+    let i = cal
+        .comps
+        .iter()
+        .position(|c| c.name == "VEVENT" && c.prop("RECURRENCE-ID").is_none())?;
+    let m = &mut cal.comps[i];
+    let now = stamp(now);
+    for name in [
+        "DTSTART",
+        "DTEND",
+        "DURATION",
+        "RRULE",
+        "SUMMARY",
+        "DESCRIPTION",
+        "LOCATION",
+    ] {
+        m.remove(name);
+    }
+    let (ds, de) = time_props(&ev.when);
+    m.props.push(ds);
+    m.props.push(de);
+    if let Some(r) = &ev.rrule {
+        m.props.push(Prop::new("RRULE", r));
+    }
+    m.props.push(Prop::new("SUMMARY", &escape(&ev.summary)));
+    if let Some(d) = &ev.description {
+        m.props.push(Prop::new("DESCRIPTION", &escape(d)));
+    }
+    if let Some(l) = &ev.location {
+        m.props.push(Prop::new("LOCATION", &escape(l)));
+    }
+    m.set("DTSTAMP", &now);
+    m.set("LAST-MODIFIED", &now);
+    if let Some(z) = timezone_comp(&ev.when) {
+        let tzid = z.value("TZID").map(str::to_string);
+        let have = cal
+            .comps
+            .iter()
+            .any(|c| c.name == "VTIMEZONE" && c.value("TZID").map(str::to_string) == tzid);
+        if !have {
+            cal.comps.insert(0, z);
+        }
+    }
+    Some(edit::to_string(cal))
 }
 
 /// Check a built object with the iCalendar parser; a refusal is blamed
@@ -661,9 +715,21 @@ mod tests {
             end: Some("2026-03-10T15:00".into()),
             time_zone: Some("Europe/Berlin".into()),
             attendees: vec![
-                AttendeeSpec { email: "A@Example.org".into(), name: Some("Ann".into()), role: Role::Chair },
-                AttendeeSpec { email: "a@example.org".into(), name: None, role: Role::Required },
-                AttendeeSpec { email: "bob@example.net".into(), name: None, role: Role::Optional },
+                AttendeeSpec {
+                    email: "A@Example.org".into(),
+                    name: Some("Ann".into()),
+                    role: Role::Chair,
+                },
+                AttendeeSpec {
+                    email: "a@example.org".into(),
+                    name: None,
+                    role: Role::Required,
+                },
+                AttendeeSpec {
+                    email: "bob@example.net".into(),
+                    name: None,
+                    role: Role::Optional,
+                },
             ],
             ..EventSpec::default()
         }
@@ -673,9 +739,15 @@ mod tests {
     fn a_valid_spec_becomes_an_object_with_its_zone() {
         let ev = validate(&spec(), 100).unwrap();
         assert_eq!(ev.attendees.len(), 2, "de-duplicated case-insensitively");
-        let org = Organizer { address: "mailto:shop@example.com".into(), name: Some("Shop".into()) };
+        let org = Organizer {
+            address: "mailto:shop@example.com".into(),
+            name: Some("Shop".into()),
+        };
         let text = to_ical(&ev, "u1", &org, Utc::now());
-        assert!(text.contains("DTSTART;TZID=Europe/Berlin:20260310T140000"), "{text}");
+        assert!(
+            text.contains("DTSTART;TZID=Europe/Berlin:20260310T140000"),
+            "{text}"
+        );
         assert!(text.contains("BEGIN:VTIMEZONE"));
         assert!(text.contains("ROLE=CHAIR"));
         assert!(check_object(&text, false).is_ok());
@@ -692,8 +764,14 @@ mod tests {
             f(&mut s);
             validate(&s, 100).unwrap_err().field
         };
-        assert_eq!(field(|s| s.attendees[2].email = "bob".into()), "attendees[2].email");
-        assert_eq!(field(|s| s.time_zone = Some("Mars/Olympus".into())), "time_zone");
+        assert_eq!(
+            field(|s| s.attendees[2].email = "bob".into()),
+            "attendees[2].email"
+        );
+        assert_eq!(
+            field(|s| s.time_zone = Some("Mars/Olympus".into())),
+            "time_zone"
+        );
         assert_eq!(field(|s| s.end = Some("2026-03-10T13:00:00".into())), "end");
         assert_eq!(field(|s| s.start = "2026-02-30T10:00:00".into()), "start");
         assert_eq!(field(|s| s.start = "2026-03-29T02:30:00".into()), "start");

@@ -182,7 +182,8 @@ fn observance(tr: &Transition, rrule: Option<String>) -> Option<Comp<'static>> {
     if let Some(r) = rrule {
         c.props.push(Prop::new("RRULE", &r));
     }
-    c.props.push(Prop::new("TZOFFSETFROM", &utc_offset(tr.from)));
+    c.props
+        .push(Prop::new("TZOFFSETFROM", &utc_offset(tr.from)));
     c.props.push(Prop::new("TZOFFSETTO", &utc_offset(tr.to)));
     if let Some(name) = tr.name.as_deref().filter(|n| valid_tzname(n)) {
         c.props.push(Prop::new("TZNAME", name));
@@ -234,7 +235,8 @@ pub fn vtimezone(tz: Tz, year: i32) -> Comp<'static> {
         z.comps.extend(observance(&fixed, None));
         return z;
     }
-    z.comps.extend(all.iter().filter_map(|t| observance(t, None)));
+    z.comps
+        .extend(all.iter().filter_map(|t| observance(t, None)));
     z
 }
 
@@ -264,8 +266,14 @@ mod tests {
     #[test]
     fn new_york_uses_second_and_first_sunday() {
         let text = to_string(&vtimezone(chrono_tz::America::New_York, 2026));
-        assert!(text.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU"), "{text}");
-        assert!(text.contains("RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"), "{text}");
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=2SU"),
+            "{text}"
+        );
+        assert!(
+            text.contains("RRULE:FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"),
+            "{text}"
+        );
         assert!(text.contains("TZOFFSETTO:-0400"), "{text}");
     }
 
@@ -273,7 +281,10 @@ mod tests {
     fn fixed_zone_has_one_standard() {
         let text = to_string(&vtimezone(chrono_tz::Asia::Tokyo, 2026));
         assert_eq!(text.matches("BEGIN:STANDARD").count(), 1, "{text}");
-        assert!(text.contains("TZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900"), "{text}");
+        assert!(
+            text.contains("TZOFFSETFROM:+0900\r\nTZOFFSETTO:+0900"),
+            "{text}"
+        );
         assert!(!text.contains("DAYLIGHT"));
     }
 

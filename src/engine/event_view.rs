@@ -158,10 +158,7 @@ fn local_of(utc: i64, zone: ViewZone) -> Option<NaiveDateTime> {
 const DATE_TIME: &str = "%Y-%m-%dT%H:%M:%S";
 
 /// start, end, time_zone, all_day of a VEVENT.
-fn times(
-    ev: &Comp<'_>,
-    zones: &Zones,
-) -> (Option<String>, Option<String>, Option<String>, bool) {
+fn times(ev: &Comp<'_>, zones: &Zones) -> (Option<String>, Option<String>, Option<String>, bool) {
     let Some(start) = ev.prop("DTSTART").and_then(|p| prop_time(p, zones).ok()) else {
         return (None, None, None, false);
     };
@@ -235,7 +232,7 @@ pub fn read(text: &str) -> Option<EventView> {
         .map(|p| AttendeeView {
             email: without_mailto(&p.value),
             name: p.param("CN").map(str::to_string),
-            role: Role::from_ical(p.param("ROLE")),
+            role: Role::from_param(p.param("ROLE")),
             partstat: p
                 .param("PARTSTAT")
                 .unwrap_or("NEEDS-ACTION")

@@ -9,6 +9,7 @@
 pub mod event;
 mod event_tz;
 pub mod event_view;
+pub mod events;
 mod inbound;
 pub mod modes;
 mod roster;
@@ -59,6 +60,11 @@ pub enum EngineError {
     TooManyAttendees {
         found: usize,
         max: usize,
+    },
+    /// A field of an API request has no acceptable value.
+    Field {
+        field: String,
+        detail: String,
     },
     /// The object is not a valid calendar object resource (RFC 5545 /
     /// RFC 4791 section 4.1).

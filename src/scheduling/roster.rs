@@ -39,9 +39,10 @@ use crate::ical::edit;
 use std::collections::HashSet;
 
 /// RFC 5545 section 3.2.16 ROLE values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Role {
     Chair,
+    #[default]
     Required,
     Optional,
     NonParticipant,
