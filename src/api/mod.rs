@@ -272,6 +272,8 @@ pub fn event_path(id: &str) -> Option<String> {
     let ok = !path.is_empty()
         && !path.ends_with('/')
         && !path.starts_with('/')
-        && path.split('/').all(|s| !s.is_empty() && s != "." && s != "..");
+        && path
+            .split('/')
+            .all(|s| !s.is_empty() && s != "." && s != "..");
     ok.then_some(path)
 }

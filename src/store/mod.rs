@@ -7,7 +7,9 @@
 mod calendars;
 mod copy_move;
 mod error;
+mod idempotency;
 mod inbound;
+mod jobs;
 mod model;
 mod outbox;
 mod rate;
@@ -21,6 +23,8 @@ mod writer;
 pub use calendars::component_of;
 pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
+pub use idempotency::{IdemBegin, StoredAnswer};
+pub use jobs::{Job, JobAttendee, JobEnd, JobStatus, JobStep, JobWork};
 pub use model::*;
 pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
 pub use rate::StoreLimits;
