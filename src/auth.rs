@@ -206,6 +206,35 @@ impl Authenticator {
     }
 }
 
+/// A new bearer secret (API or feed token): `prefix` and 32 random bytes
+/// in unpadded base64url, with the hex SHA-256 the store keeps of it.
+pub fn new_secret(prefix: &str) -> Result<(String, String), String> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| "the system random source failed".to_string())?;
+    let token = format!(
+        "{prefix}{}",
+        base64ct::Base64UrlUnpadded::encode_string(&bytes)
+    );
+    let hash = secret_hash(&token);
+    Ok((token, hash))
+}
+
+/// The hex SHA-256 of a bearer secret: what the store looks it up by. A
+/// fast hash is enough: the secret has 256 random bits, nothing to guess.
+pub fn secret_hash(token: &str) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A short public id for a stored secret (12 random hex digits).
+pub fn new_secret_id() -> Result<String, String> {
+    let mut bytes = [0u8; 6];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| "the system random source failed".to_string())?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,33 +283,4 @@ mod tests {
         let p = generate_password();
         assert_eq!(p.len(), 20);
     }
-}
-
-/// A new bearer secret (API or feed token): `prefix` and 32 random bytes
-/// in unpadded base64url, with the hex SHA-256 the store keeps of it.
-pub fn new_secret(prefix: &str) -> Result<(String, String), String> {
-    let mut bytes = [0u8; 32];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| "the system random source failed".to_string())?;
-    let token = format!(
-        "{prefix}{}",
-        base64ct::Base64UrlUnpadded::encode_string(&bytes)
-    );
-    let hash = secret_hash(&token);
-    Ok((token, hash))
-}
-
-/// The hex SHA-256 of a bearer secret: what the store looks it up by. A
-/// fast hash is enough: the secret has 256 random bits, nothing to guess.
-pub fn secret_hash(token: &str) -> String {
-    let d = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A short public id for a stored secret (12 random hex digits).
-pub fn new_secret_id() -> Result<String, String> {
-    let mut bytes = [0u8; 6];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
-        .map_err(|_| "the system random source failed".to_string())?;
-    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }

@@ -55,6 +55,7 @@ impl Caller {
             store: &self.app.store,
             user: &self.user,
             max_delegates_per_reply: self.app.config.limits.max_delegates_per_reply,
+            outbox_ready: &self.app.outbox_ready,
         }
     }
 }

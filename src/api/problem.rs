@@ -215,6 +215,7 @@ impl From<EngineError> for Problem {
                 "attendees",
                 format!("{found} attendees; at most {max} per event"),
             ),
+            EngineError::InvalidObject(d) => Problem::new(Kind::Validation, d),
             EngineError::Internal(d) => Problem::internal(d),
         }
     }

@@ -14,26 +14,24 @@ pub async fn delete(ctx: &Ctx<'_>) -> DavResult<Resp> {
     }
     let store = &ctx.app.store;
     let (path, node) = ctx.find_node(user, path)?.ok_or_else(DavError::not_found)?;
-    let mut cond = DeleteConditions {
+    let cond = engine::Conditions {
         if_match: ctx.header("if-match").map(str::to_string),
         if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
-        ..DeleteConditions::default()
+        ..engine::Conditions::default()
     };
-    if node.resource().is_some_and(|r| r.schedule_tag.is_some())
-        && let Some(body) = store.body(user, &path)?
-        && let Ok(text) = String::from_utf8(body)
-    {
-        // RFC 6638 section 8.1: `Schedule-Reply: F` sends no REPLY.
-        let send_reply = !ctx
-            .header("schedule-reply")
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
-        cond.outbox = engine::plan_delete(&ctx.actor(), &text, send_reply)?;
-        cond.expected_etag = Some(node.etag.clone());
-    }
-    let queued = !cond.outbox.is_empty();
-    store.delete(user, &path, cond).await?;
-    if queued {
-        ctx.app.outbox_ready.notify_one();
+    // RFC 6638 section 8.1: `Schedule-Reply: F` sends no REPLY.
+    let send_reply = !ctx
+        .header("schedule-reply")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("F"));
+    if node.is_collection() {
+        let del = DeleteConditions {
+            if_match: cond.if_match,
+            if_schedule_tag: cond.if_schedule_tag,
+            ..DeleteConditions::default()
+        };
+        store.delete(user, &path, del).await?;
+    } else {
+        engine::delete(&ctx.actor(), user, &path, cond, send_reply).await?;
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }

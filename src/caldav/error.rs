@@ -301,6 +301,9 @@ impl From<EngineError> for DavError {
                 Precondition::MaxAttendeesPerInstance,
                 format!("{found} ATTENDEEs in one component; at most {max} are allowed"),
             ),
+            EngineError::InvalidObject(why) => {
+                DavError::precondition(Precondition::ValidCalendarData, why)
+            }
             EngineError::Internal(why) => DavError::Internal(why),
         }
     }

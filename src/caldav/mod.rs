@@ -315,6 +315,7 @@ impl Ctx<'_> {
             store: &self.app.store,
             user: &self.user,
             max_delegates_per_reply: self.app.config.limits.max_delegates_per_reply,
+            outbox_ready: &self.app.outbox_ready,
         }
     }
 

@@ -9,17 +9,11 @@ use super::error::{DavError, DavResult, Precondition};
 use super::path;
 use super::xml::escape;
 use super::{Ctx, Resp, empty};
-use crate::engine;
+use crate::engine::{self, EngineError};
 use crate::ical;
-use crate::store::{
-    CalendarObjectMeta, CalendarProps, PutRequest, ScheduleTag, StoreError, parent_path,
-};
+use crate::store::{CalendarProps, PutOutcome, PutRequest, ScheduleTag, StoreError, parent_path};
 use hyper::StatusCode;
 use hyper::header::{self, HeaderValue};
-
-/// Attempts when a concurrent write changes the object between reading it
-/// (to plan scheduling) and writing.
-const PLAN_ATTEMPTS: usize = 3;
 
 /// Check a body against the calendar's rules; returns the text and what
 /// the store keeps about it.
@@ -83,6 +77,16 @@ pub fn uid_changed(user: &str, path: &str) -> DavError {
     }
 }
 
+/// CALDAV:no-uid-conflict: another object of the calendar, at `other`, has the UID.
+fn uid_conflict(user: &str, other: &str) -> DavError {
+    let href = path::node_href(user, other);
+    DavError::Precondition {
+        condition: Precondition::NoUidConflict,
+        inner: Some(format!("<D:href>{}</D:href>", escape(&href))),
+        detail: format!("UID already used by {href}"),
+    }
+}
+
 pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
     let (user, path) = ctx.node_target()?;
     if path.is_empty() || path.ends_with('/') {
@@ -110,99 +114,41 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         None => None,
     };
     // The quota is enforced by the store, in the write's transaction.
-    let client_if_match = ctx.header("if-match").map(str::to_string);
-    let client_if_none_match = ctx.header("if-none-match").is_some_and(|v| v.trim() == "*");
-    let client_conditions = client_if_match.is_some() || client_if_none_match;
-    let mut attempt = 0;
-    let outcome = loop {
-        attempt += 1;
-        let mut req = PutRequest {
-            body: ctx.body.to_vec(),
-            content_type: content_type.clone(),
-            if_match: client_if_match.clone(),
-            if_none_match_any: client_if_none_match,
-            if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
-            calendar: None,
-            schedule_tag: ScheduleTag::None,
-            outbox: Vec::new(),
-        };
-        if let Some((text, info)) = &text {
-            let text: &str = text;
-            let old = store.node(user, path)?;
-            let old_res = old.as_ref().and_then(|n| n.resource());
-            // RFC 4791 section 5.3.2.1, CALDAV:no-uid-conflict: a PUT must
-            // not "overwrite an existing calendar object resource with one
-            // that has a different UID property value" (the store checks
-            // again in the write's transaction).
-            if let Some(u) = old_res.and_then(|r| r.uid.as_deref())
-                && u != info.uid
-            {
-                return Err(uid_changed(user, path));
-            }
-            let old_scheduled = old_res.is_some_and(|r| r.schedule_tag.is_some());
-            // Only a scheduling object needs the stored version to compare with.
-            let old_body = match &old {
-                Some(_) if old_scheduled || engine::may_schedule(text) => store
-                    .body(user, path)?
-                    .and_then(|b| String::from_utf8(b).ok()),
-                _ => None,
-            };
-            let target = engine::Target {
-                user,
-                path,
-                uid: &info.uid,
-                old_scheduled,
-            };
-            let plan = engine::plan_put(&ctx.actor(), &target, old_body.as_deref(), text)?;
-            // Parse again only when scheduling changed the text.
-            let info = if plan.body == text.as_bytes() {
-                info.clone()
-            } else {
-                let stored = std::str::from_utf8(&plan.body)
-                    .map_err(|_| DavError::Internal("scheduling produced non-UTF-8".into()))?;
-                ical::parse_object(stored).map_err(|e| {
-                    DavError::Internal(format!("scheduling produced an invalid object: {e}"))
-                })?
-            };
-            req.calendar = Some(CalendarObjectMeta {
-                uid: info.uid,
-                component: info.kind.as_str().to_string(),
-                index: info.index,
-            });
-            req.content_type = "text/calendar; charset=utf-8".into();
-            req.schedule_tag = plan.schedule_tag;
-            req.outbox = plan.outbox;
-            req.body = plan.body;
-            if !client_conditions {
-                // The plan was made from `old`: write only over that state.
-                match &old {
-                    Some(o) => req.if_match = Some(o.etag.clone()),
-                    None => req.if_none_match_any = true,
+    let cond = engine::Conditions {
+        if_match: ctx.header("if-match").map(str::to_string),
+        if_none_match_any: ctx.header("if-none-match").is_some_and(|v| v.trim() == "*"),
+        if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
+    };
+    let outcome = match text {
+        Some((text, info)) => {
+            match engine::save_parsed(&ctx.actor(), user, path, text, info, cond).await {
+                Ok(saved) => PutOutcome {
+                    created: saved.created,
+                    etag: saved.etag,
+                    schedule_tag: saved.schedule_tag,
+                },
+                Err(EngineError::Store(StoreError::UidConflict(other))) => {
+                    return Err(if other == path {
+                        uid_changed(user, path)
+                    } else {
+                        uid_conflict(user, &other)
+                    });
                 }
+                Err(e) => return Err(e.into()),
             }
         }
-        let queued = !req.outbox.is_empty();
-        match store.put(user, path, req).await {
-            Ok(o) => {
-                if queued {
-                    ctx.app.outbox_ready.notify_one();
-                }
-                break o;
-            }
-            Err(StoreError::PreconditionFailed)
-                if !client_conditions && text.is_some() && attempt < PLAN_ATTEMPTS =>
-            {
-                continue;
-            }
-            Err(StoreError::UidConflict(other)) => {
-                let href = path::node_href(user, &other);
-                return Err(DavError::Precondition {
-                    condition: Precondition::NoUidConflict,
-                    inner: Some(format!("<D:href>{}</D:href>", escape(&href))),
-                    detail: format!("UID already used by {href}"),
-                });
-            }
-            Err(e) => return Err(e.into()),
+        None => {
+            let req = PutRequest {
+                body: ctx.body.to_vec(),
+                content_type,
+                if_match: cond.if_match,
+                if_none_match_any: cond.if_none_match_any,
+                if_schedule_tag: cond.if_schedule_tag,
+                calendar: None,
+                schedule_tag: ScheduleTag::None,
+                outbox: Vec::new(),
+            };
+            store.put(user, path, req).await?
         }
     };
     let mut resp = empty(if outcome.created {

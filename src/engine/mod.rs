@@ -7,9 +7,11 @@
 //! maps to its protocol in one place.
 
 mod inbound;
+mod save;
 mod write;
 
 pub use inbound::{Outcome, apply_mail, one_line};
+pub use save::{Conditions, Saved, delete, save, save_parsed};
 pub use write::{Plan, Target, check_attendee_count, may_schedule, plan_delete, plan_put};
 
 use crate::scheduling::ItipError;
@@ -23,6 +25,8 @@ pub struct Actor<'a> {
     pub user: &'a str,
     /// `limits.max_delegates_per_reply`.
     pub max_delegates_per_reply: usize,
+    /// Woken after a write queued iTIP messages (the outbox worker waits on it).
+    pub outbox_ready: &'a tokio::sync::Notify,
 }
 
 /// Why the engine refused or failed an operation.
@@ -47,6 +51,9 @@ pub enum EngineError {
         found: usize,
         max: usize,
     },
+    /// The object is not a valid calendar object resource (RFC 5545 /
+    /// RFC 4791 section 4.1).
+    InvalidObject(String),
     Internal(String),
 }
 

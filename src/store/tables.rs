@@ -49,6 +49,7 @@ pub const ETAG_COUNTER: &str = "etag";
 pub const COLLECTION_COUNTER: &str = "collection";
 pub const OUTBOX_COUNTER: &str = "outbox";
 pub const HISTORY_COUNTER: &str = "history";
+#[allow(dead_code)] // used by the API jobs (issue 10, in progress)
 pub const JOB_COUNTER: &str = "job";
 
 /// Key of a node: user, '/', path below the home.
