@@ -122,12 +122,7 @@ where
     F: Future<Output = Response> + Send + 'static,
 {
     let app = caller.app.clone();
-    let ttl = app
-        .config
-        .api
-        .idempotency_ttl_seconds()
-        .unwrap_or(DEFAULT_TTL_SECONDS);
-    let stale = (app.config.limits.body_timeout_seconds as i64).saturating_add(STALE_GRACE_SECONDS);
+    let (ttl, stale) = (ttl(&app.config), stale_after(&app.config));
     let attempt = match app
         .store
         .idempotency_begin(&caller.user, &key, fp, ttl, stale)
@@ -165,7 +160,11 @@ where
             Err(e) => {
                 let p = Problem::internal(format!("the answer could not be collected: {e}"));
                 let (parts, body) = p.into_response().into_parts();
-                let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                let bytes = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
                 settle(&caller, &key, attempt, None).await;
                 return (parts, bytes);
             }
@@ -189,10 +188,58 @@ where
         Err(e) => {
             // The handler panicked: its task is gone; the key would stay
             // Running until it is stale, so it is released here.
-            if let Err(e) = app.store.idempotency_abandon(&user, &held_key, attempt).await {
+            if let Err(e) = app
+                .store
+                .idempotency_abandon(&user, &held_key, attempt)
+                .await
+            {
                 tracing::error!("api: cannot release an Idempotency-Key: {e}");
             }
             Problem::internal(format!("the request failed: {e}")).into_response()
+        }
+    }
+}
+
+/// Seconds after which a Running key counts as abandoned.
+pub fn stale_after(config: &crate::config::Config) -> i64 {
+    (config.limits.body_timeout_seconds as i64).saturating_add(STALE_GRACE_SECONDS)
+}
+
+/// How long keys live (`api.idempotency_ttl`).
+pub fn ttl(config: &crate::config::Config) -> i64 {
+    config
+        .api
+        .idempotency_ttl_seconds()
+        .unwrap_or(DEFAULT_TTL_SECONDS)
+}
+
+/// How often expired keys are removed.
+const PURGE_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// For `herald serve`, before it serves: release the keys of requests a
+/// previous process left running (nothing of it runs any more).
+pub async fn release_interrupted(store: &crate::store::Store) -> Result<(), String> {
+    let n = store
+        .idempotency_release_running()
+        .await
+        .map_err(|e| format!("cannot release interrupted Idempotency-Keys: {e}"))?;
+    if n > 0 {
+        tracing::info!(
+            "api: {n} Idempotency-Key(s) of requests interrupted by the last stop released"
+        );
+    }
+    Ok(())
+}
+
+/// For `herald serve`: remove expired keys every ten minutes, until the
+/// task is dropped.
+pub async fn expire(store: crate::store::Store, ttl: i64, stale: i64) {
+    loop {
+        tokio::time::sleep(PURGE_EVERY).await;
+        match store.idempotency_purge(ttl, stale).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!("api: {n} expired Idempotency-Key(s) removed"),
+            Err(e) => tracing::error!("api: cannot remove expired Idempotency-Keys: {e}"),
         }
     }
 }
@@ -201,7 +248,11 @@ where
 async fn settle(caller: &Caller, key: &str, attempt: u64, answer: Option<StoredAnswer>) {
     let store = &caller.app.store;
     let r = match answer {
-        Some(a) => store.idempotency_finish(&caller.user, key, attempt, a).await,
+        Some(a) => {
+            store
+                .idempotency_finish(&caller.user, key, attempt, a)
+                .await
+        }
         None => store.idempotency_abandon(&caller.user, key, attempt).await,
     };
     match r {
@@ -261,8 +312,7 @@ pub fn document(doc: &mut utoipa::openapi::OpenApi) {
                 .entry("409".into())
                 .or_insert_with(|| problem("Conflict, or the Idempotency-Key is in use").into());
             responses.entry("422".into()).or_insert_with(|| {
-                problem("Invalid field, or the Idempotency-Key was used for another request")
-                    .into()
+                problem("Invalid field, or the Idempotency-Key was used for another request").into()
             });
         }
     }
@@ -285,7 +335,10 @@ mod tests {
         assert_eq!(key(&headers(&[])).unwrap(), None);
         assert_eq!(key(&headers(&["abc-1"])).unwrap().as_deref(), Some("abc-1"));
         // The draft's sf-string form is the same key.
-        assert_eq!(key(&headers(&["\"abc-1\""])).unwrap().as_deref(), Some("abc-1"));
+        assert_eq!(
+            key(&headers(&["\"abc-1\""])).unwrap().as_deref(),
+            Some("abc-1")
+        );
         let long = "k".repeat(255);
         assert_eq!(key(&headers(&[&long])).unwrap(), Some(long.clone()));
         for bad in ["", "\"\"", "a b", "\"a b\""] {
@@ -337,5 +390,138 @@ mod tests {
         assert_eq!(r.headers()[header::LOCATION], "/api/v1/events/x");
         assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
         assert_eq!(r.headers()[REPLAYED], "true");
+    }
+
+    fn caller(dir: &std::path::Path) -> Caller {
+        let store = crate::store::Store::open(dir).unwrap();
+        let app = crate::server::App {
+            auth: crate::auth::Authenticator::new(
+                store.clone(),
+                std::time::Duration::from_secs(60),
+                0,
+            ),
+            store,
+            config: crate::config::Config::default(),
+            outbox_ready: Default::default(),
+            locks: Default::default(),
+        };
+        Caller {
+            app: std::sync::Arc::new(app),
+            user: "shop".into(),
+            token_id: "t".into(),
+        }
+    }
+
+    async fn body(r: Response) -> (StatusCode, String) {
+        let status = r.status();
+        let b = r.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8(b.to_vec()).unwrap())
+    }
+
+    /// A handler that counts its runs and answers 201 with the run number.
+    fn created(
+        runs: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        status: StatusCode,
+    ) -> impl Future<Output = Response> + Send + 'static {
+        let runs = runs.clone();
+        async move {
+            let n = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let mut r = (status, format!("{{\"run\":{n}}}")).into_response();
+            r.headers_mut().insert(
+                header::LOCATION,
+                HeaderValue::from_static("/api/v1/events/x"),
+            );
+            r
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_run_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = caller(dir.path());
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let f = run(
+                c.clone(),
+                "k".into(),
+                "fp".into(),
+                created(&runs, StatusCode::CREATED),
+            );
+            tasks.push(tokio::spawn(async move { body(f.await).await }));
+        }
+        let (mut replayed, mut in_use) = (0, 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                (StatusCode::CREATED, b) => {
+                    assert_eq!(b, "{\"run\":1}");
+                    replayed += 1;
+                }
+                (StatusCode::CONFLICT, b) => {
+                    assert!(b.contains("/errors/idempotency-key-in-use"), "{b}");
+                    in_use += 1;
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(replayed + in_use, 50);
+        // After it finished: the same request replays, with its Location.
+        let r = run(
+            c.clone(),
+            "k".into(),
+            "fp".into(),
+            created(&runs, StatusCode::CREATED),
+        )
+        .await;
+        assert_eq!(r.headers()[header::LOCATION], "/api/v1/events/x");
+        assert_eq!(r.headers()[REPLAYED], "true");
+        assert_eq!(body(r).await, (StatusCode::CREATED, "{\"run\":1}".into()));
+        // Another request with the key: 422, and it does not run.
+        let r = run(
+            c.clone(),
+            "k".into(),
+            "other".into(),
+            created(&runs, StatusCode::CREATED),
+        )
+        .await;
+        let (status, b) = body(r).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(b.contains("/errors/idempotency-key-reused"), "{b}");
+        assert_eq!(runs.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn server_errors_are_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = caller(dir.path());
+        let runs = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let failing = created(&runs, StatusCode::SERVICE_UNAVAILABLE);
+        let r = run(c.clone(), "k".into(), "fp".into(), failing).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let r = run(
+            c.clone(),
+            "k".into(),
+            "fp".into(),
+            created(&runs, StatusCode::CREATED),
+        )
+        .await;
+        assert_eq!(body(r).await, (StatusCode::CREATED, "{\"run\":2}".into()));
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_releases_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = caller(dir.path());
+        let boom = async {
+            if true {
+                panic!("handler bug");
+            }
+            StatusCode::OK.into_response()
+        };
+        let r = run(c.clone(), "k".into(), "fp".into(), boom).await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(c.app.store.idempotency_count().unwrap(), 0);
     }
 }

@@ -9,6 +9,7 @@
 //! problem documents (`problem`), mapped in one place.
 
 pub mod idempotency;
+pub mod jobs;
 pub mod json;
 pub mod principal;
 pub mod problem;
@@ -91,6 +92,7 @@ fn router() -> &'static (Router, Bytes) {
     ROUTER.get_or_init(|| {
         let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
+            .routes(routes!(jobs::get_job))
             .split_for_parts();
         idempotency::document(&mut doc);
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
@@ -179,7 +181,9 @@ async fn dispatch(
     };
     let caller = parts.extensions.get::<Caller>().cloned();
     let keyed = match caller {
-        Some(c) if idempotency::covers(&parts.method) && parts.uri.path().starts_with("/api/v1/") => {
+        Some(c)
+            if idempotency::covers(&parts.method) && parts.uri.path().starts_with("/api/v1/") =>
+        {
             match idempotency::key(&parts.headers) {
                 Ok(Some(key)) => Some((c, key)),
                 Ok(None) => None,
