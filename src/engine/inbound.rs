@@ -12,8 +12,8 @@ use crate::config::ImipConfig;
 use crate::imip::inbound::{self, Inbound, SenderAuth, TrustPolicy, Verdict};
 use crate::scheduling::{self, ItipMessage, Method};
 use crate::store::{
-    HistoryEntry, InboundApplied, NewMessage, Store, StoreError, Transform, component_of,
-    resource_name,
+    HistoryEntry, InboundApplied, InboundTransform, NewMessage, Store, StoreError, Transform,
+    component_of, resource_name,
 };
 
 /// What became of a message; each mail door maps it (sysexits codes for
@@ -71,7 +71,7 @@ fn policy(config: &ImipConfig) -> TrustPolicy {
     }
 }
 
-fn temp(e: StoreError) -> Outcome {
+pub(super) fn temp(e: StoreError) -> Outcome {
     Outcome::TempFail(e.to_string())
 }
 
@@ -220,6 +220,7 @@ fn history(msg: &Inbound, detail: String) -> HistoryEntry {
         accepted: false,
         detail,
         dtstamp: dtstamp(&msg.ical),
+        proposal: None,
     }
 }
 
@@ -309,30 +310,24 @@ async fn to_organizer(
             };
             let (ical, from) = (msg.ical.clone(), attendee.clone());
             let max = store.max_delegates_per_reply();
-            let f: Transform = Box::new(move |cur| match cur {
-                Some(c) => scheduling::apply_reply(c, &ical, &from, &mine, max)
-                    .map(Some)
-                    .map_err(|e| e.to_string()),
+            let relay_store = store.clone();
+            let f: InboundTransform = Box::new(move |cur| match cur {
+                Some(c) => {
+                    let text = scheduling::apply_reply(c, &ical, &from, &mine, max)
+                        .map_err(|e| e.to_string())?;
+                    let relayed = super::modes::relay_reply(&relay_store, &text, &from, &mine);
+                    Ok(Some((text, relayed)))
+                }
                 None => Ok(None),
             });
             applied(
                 store
-                    .apply_inbound(&user, &calendar, &msg.uid, f, entry, Vec::new())
+                    .apply_inbound(&user, &calendar, &msg.uid, f, entry)
                     .await,
             )
         }
         Method::Counter => {
-            entry.accepted = true;
-            entry.detail = format!("{attendee} proposes a change (COUNTER); not applied");
-            let outcome = match store.add_history(&user, &msg.uid, entry).await {
-                Ok(Some(before)) => return Outcome::Duplicate(before),
-                Ok(None) => {
-                    Outcome::Processed(format!("COUNTER from {attendee} recorded for {user}"))
-                }
-                Err(e) => return temp(e),
-            };
-            copy_to_inbox(store, &user, msg).await;
-            outcome
+            super::modes::counter(store, &user, &calendar, msg, entry, &attendee).await
         }
         Method::Refresh => {
             let current = match store.uid_in(&user, &calendar, &msg.uid) {
@@ -364,10 +359,10 @@ async fn to_organizer(
                 return refuse(format!("{attendee} is not invited")).await;
             }
             entry.detail = format!("REQUEST sent again to {attendee}");
-            let f: Transform = Box::new(|cur| Ok(cur.map(str::to_string)));
+            let f: InboundTransform = Box::new(move |cur| Ok(cur.map(|c| (c.to_string(), outbox))));
             applied(
                 store
-                    .apply_inbound(&user, &calendar, &msg.uid, f, entry, outbox)
+                    .apply_inbound(&user, &calendar, &msg.uid, f, entry)
                     .await,
             )
         }
@@ -376,7 +371,7 @@ async fn to_organizer(
 }
 
 /// Record a refusal in the event's history (and the message as processed).
-async fn refuse(store: &Store, user: &str, msg: &Inbound, why: String) -> Outcome {
+pub(super) async fn refuse(store: &Store, user: &str, msg: &Inbound, why: String) -> Outcome {
     match store
         .add_history(user, &msg.uid, history(msg, why.clone()))
         .await
@@ -416,7 +411,7 @@ fn partstat_of(ical: &str) -> String {
         .unwrap_or_else(|| "NEEDS-ACTION".into())
 }
 
-fn applied(r: Result<InboundApplied, StoreError>) -> Outcome {
+pub(super) fn applied(r: Result<InboundApplied, StoreError>) -> Outcome {
     match r {
         Ok(InboundApplied::Applied(path)) => Outcome::Processed(format!("applied to {path}")),
         Ok(InboundApplied::Rejected(why)) => Outcome::Rejected(why),
@@ -426,7 +421,7 @@ fn applied(r: Result<InboundApplied, StoreError>) -> Outcome {
 }
 
 /// Keep an inbound iTIP message in `user`'s schedule inbox.
-async fn copy_to_inbox(store: &Store, user: &str, msg: &Inbound) {
+pub(super) async fn copy_to_inbox(store: &Store, user: &str, msg: &Inbound) {
     let name = format!("in-{}", resource_name(&msg.message_id));
     if let Err(e) = store
         .put_inbox(user, &name, &msg.ical, msg.method.as_str())

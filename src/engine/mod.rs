@@ -7,6 +7,7 @@
 //! maps to its protocol in one place.
 
 mod inbound;
+pub mod modes;
 mod save;
 mod write;
 

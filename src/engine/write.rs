@@ -32,13 +32,12 @@ fn my_addresses(actor: &Actor<'_>) -> Result<Vec<String>> {
 /// (RFC 6638 section 3.2.9): delivered at once for our own users, pending
 /// for email, "invalid calendar user" for anything that is not mailto:.
 fn status_for(actor: &Actor<'_>, addr: &str) -> String {
-    if actor
-        .store
-        .principal_by_address(addr)
-        .ok()
-        .flatten()
-        .is_some()
-    {
+    schedule_status(actor.store, addr)
+}
+
+/// [`status_for`] with only the store at hand (inside a transform).
+pub(super) fn schedule_status(store: &Store, addr: &str) -> String {
+    if store.principal_by_address(addr).ok().flatten().is_some() {
         "1.2".into()
     } else if is_mail_address(addr) {
         "1.0".into()
@@ -47,7 +46,7 @@ fn status_for(actor: &Actor<'_>, addr: &str) -> String {
     }
 }
 
-fn is_mail_address(addr: &str) -> bool {
+pub(super) fn is_mail_address(addr: &str) -> bool {
     addr.strip_prefix("mailto:")
         .and_then(|a| a.split_once('@'))
         .is_some_and(|(l, d)| !l.is_empty() && (d.contains('.') || d == "localhost"))

@@ -38,6 +38,8 @@ fn strip_sched_params(p: &mut Prop) {
 /// A component ready to leave: no alarms, no SCHEDULE-* parameters, fresh DTSTAMP.
 fn outgoing(mut c: Comp, stamp: &str) -> Comp {
     c.comps.retain(|s| s.name != "VALARM");
+    // Herald's own bookkeeping (the application mode) stays home.
+    c.props.retain(|p| !p.name.starts_with("X-HERALD-"));
     for p in c.props.iter_mut() {
         if p.name == "ATTENDEE" || p.name == "ORGANIZER" {
             strip_sched_params(p);

@@ -26,6 +26,7 @@
 mod apply;
 mod attendee;
 mod authority;
+mod counter;
 mod future;
 mod message;
 mod object;
@@ -76,6 +77,9 @@ pub use apply::{
 };
 pub use attendee::{attendee_delete, attendee_put};
 pub use authority::{NO_AUTHORITY_STATUS, may_deliver};
+pub use counter::{
+    counter_proposal, counter_proposer, counter_times, decline_counter, delegate_organizer,
+};
 pub use organizer::{organizer_delete, organizer_put};
 
 /// RFC 5546 methods herald produces or consumes.

@@ -8,6 +8,14 @@ use super::Store;
 use super::error::{Result, StoreError};
 use super::model::*;
 use super::outbox::Transform;
+
+/// Changes the organizer's copy for an inbound message: the new text and
+/// the iTIP messages the change causes, None when there is no copy, Err
+/// (why) to refuse.
+pub type InboundTransform = Box<
+    dyn FnOnce(Option<&str>) -> std::result::Result<Option<(String, Vec<NewMessage>)>, String>
+        + Send,
+>;
 use super::tables::*;
 use super::write::{INBOX, W};
 use redb::{ReadableDatabase, ReadableTable};
@@ -67,16 +75,16 @@ impl Store {
 
     /// Apply an inbound iTIP message to `user`'s event `uid` in `calendar`
     /// through `f` (which may refuse), recording the message, the history
-    /// entry and any `outbox` messages (a REFRESH's REQUEST) in the same
-    /// transaction. `history.accepted`/`detail` are filled in here.
+    /// entry and the messages `f` made (a REFRESH's REQUEST, a relayed
+    /// answer, an accepted COUNTER's update) in the same transaction.
+    /// `history.accepted`/`detail` are filled in here.
     pub async fn apply_inbound(
         &self,
         user: &str,
         calendar: &str,
         uid: &str,
-        f: Transform,
+        f: InboundTransform,
         mut history: HistoryEntry,
-        outbox: Vec<NewMessage>,
     ) -> Result<InboundApplied> {
         let (user, calendar, uid) = (user.to_string(), calendar.to_string(), uid.to_string());
         let limit = self.invitations_per_hour();
@@ -87,17 +95,27 @@ impl Store {
                 if let Some(before) = w.seen(&id)? {
                     return Ok(InboundApplied::Duplicate(before));
                 }
-                // A REFRESH's REQUEST counts against the organizer's budget.
-                w.count_invitations(&user, &outbox, limit, super::write::now())?;
-                let outcome = match w.transform(&user, &calendar, &uid, "unused.ics", false, f) {
-                    Ok(Some(path)) => InboundApplied::Applied(path),
-                    Ok(None) => InboundApplied::Rejected("no such event".into()),
-                    Err(StoreError::Rejected(why)) => InboundApplied::Rejected(why),
-                    Err(StoreError::NotFound) => {
-                        InboundApplied::Rejected("no such calendar".into())
-                    }
-                    Err(e) => return Err(e),
-                };
+                let made = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                let sink = made.clone();
+                let text_only: Transform = Box::new(move |cur| {
+                    let changed = f(cur)?;
+                    Ok(changed.map(|(text, messages)| {
+                        if let Ok(mut m) = sink.lock() {
+                            *m = messages;
+                        }
+                        text
+                    }))
+                });
+                let outcome =
+                    match w.transform(&user, &calendar, &uid, "unused.ics", false, text_only) {
+                        Ok(Some(path)) => InboundApplied::Applied(path),
+                        Ok(None) => InboundApplied::Rejected("no such event".into()),
+                        Err(StoreError::Rejected(why)) => InboundApplied::Rejected(why),
+                        Err(StoreError::NotFound) => {
+                            InboundApplied::Rejected("no such calendar".into())
+                        }
+                        Err(e) => return Err(e),
+                    };
                 let (accepted, detail) = match &outcome {
                     InboundApplied::Applied(_) => (true, history.detail.clone()),
                     InboundApplied::Rejected(why) => (false, why.clone()),
@@ -119,6 +137,12 @@ impl Store {
                         InboundApplied::Applied(p) => p.clone(),
                         _ => String::new(),
                     };
+                    let outbox = made
+                        .lock()
+                        .map(|mut m| std::mem::take(&mut *m))
+                        .unwrap_or_default();
+                    // Invitations the message causes count against the organizer's budget.
+                    w.count_invitations(&user, &outbox, limit, super::write::now())?;
                     w.enqueue(&user, &path, outbox)?;
                 }
                 Ok(outcome)

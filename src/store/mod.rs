@@ -24,6 +24,7 @@ pub use calendars::component_of;
 pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use idempotency::{IdemBegin, StoredAnswer};
+pub use inbound::InboundTransform;
 pub use jobs::{Job, JobAttendee, JobEnd, JobStatus, JobStep, JobWork};
 pub use model::*;
 pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};

@@ -306,6 +306,10 @@ pub struct HistoryEntry {
     /// RFC 5546 section 2.1.5 ordering of replies.
     #[serde(default)]
     pub dtstamp: Option<String>,
+    /// A COUNTER's proposal (its iTIP VCALENDAR), kept for the organizer
+    /// to accept or decline later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal: Option<String>,
 }
 
 /// What `Store::apply_inbound` did.
