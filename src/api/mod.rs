@@ -8,6 +8,8 @@
 //! handlers. Handlers translate JSON to engine operations; errors are
 //! problem documents (`problem`), mapped in one place.
 
+pub mod attendees;
+pub mod cancel;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;
@@ -93,6 +95,12 @@ fn router() -> &'static (Router, Bytes) {
         let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
             .routes(routes!(jobs::get_job))
+            .routes(routes!(attendees::add_attendees))
+            .routes(routes!(
+                attendees::update_attendee,
+                attendees::remove_attendee
+            ))
+            .routes(routes!(cancel::cancel_event))
             .split_for_parts();
         idempotency::document(&mut doc);
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());

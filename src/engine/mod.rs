@@ -8,10 +8,15 @@
 
 mod inbound;
 pub mod modes;
+mod roster;
 mod save;
 mod write;
 
 pub use inbound::{Outcome, apply_mail, one_line};
+pub use roster::{
+    AddOutcome, AttendeeChange, Changed, NewAttendee, Notify, Role, add_attendees, cancel,
+    remove_attendee, update_attendee,
+};
 pub use save::{Conditions, Saved, delete, save, save_parsed};
 pub use write::{Plan, Target, check_attendee_count, may_schedule, plan_delete, plan_put};
 

@@ -17,7 +17,7 @@ pub struct Plan {
 }
 
 /// The calendar user addresses of the acting user, normalised.
-fn my_addresses(actor: &Actor<'_>) -> Result<Vec<String>> {
+pub(super) fn my_addresses(actor: &Actor<'_>) -> Result<Vec<String>> {
     let p = actor
         .store
         .principal(actor.user)?
@@ -31,7 +31,7 @@ fn my_addresses(actor: &Actor<'_>) -> Result<Vec<String>> {
 /// SCHEDULE-STATUS to write for a recipient when the message is queued
 /// (RFC 6638 section 3.2.9): delivered at once for our own users, pending
 /// for email, "invalid calendar user" for anything that is not mailto:.
-fn status_for(actor: &Actor<'_>, addr: &str) -> String {
+pub(super) fn status_for(actor: &Actor<'_>, addr: &str) -> String {
     schedule_status(actor.store, addr)
 }
 
@@ -54,7 +54,7 @@ pub(super) fn is_mail_address(addr: &str) -> bool {
 
 /// Outbox entries for messages; recipients that cannot be reached
 /// (SCHEDULE-STATUS 3.7) are dropped.
-fn to_outbox(actor: &Actor<'_>, messages: Vec<ItipMessage>) -> Vec<NewMessage> {
+pub(super) fn to_outbox(actor: &Actor<'_>, messages: Vec<ItipMessage>) -> Vec<NewMessage> {
     messages
         .into_iter()
         .filter(|m| is_mail_address(&m.recipient))

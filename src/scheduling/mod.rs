@@ -26,11 +26,13 @@
 mod apply;
 mod attendee;
 mod authority;
+mod cancel;
 mod counter;
 mod future;
 mod message;
 mod object;
 mod organizer;
+mod roster;
 #[cfg(test)]
 mod tests;
 
@@ -62,6 +64,8 @@ mod tests_attendee;
 #[cfg(test)]
 mod tests_large;
 #[cfg(test)]
+mod tests_roster;
+#[cfg(test)]
 mod tests_write;
 
 use crate::ical::edit;
@@ -77,10 +81,15 @@ pub use apply::{
 };
 pub use attendee::{attendee_delete, attendee_put};
 pub use authority::{NO_AUTHORITY_STATUS, may_deliver};
+pub use cancel::{CancelOutcome, Notify, cancel};
 pub use counter::{
     counter_proposal, counter_proposer, counter_times, decline_counter, delegate_organizer,
 };
 pub use organizer::{organizer_delete, organizer_put};
+pub use roster::{
+    AttendeeChange, NewAttendee, Role, RosterOutcome, add_attendees, check_name, mail_address,
+    remove_attendee, update_attendee,
+};
 
 /// RFC 5546 methods herald produces or consumes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
