@@ -43,9 +43,15 @@ pub enum StepError {
 
 /// What the steps of each kind of job do.
 pub trait Steps: Send + Sync {
-    /// Do items `step.from..step.to` of `job`, committing `step` with the
-    /// change (`Store::put_with_job`); Ok also when there was nothing to change.
-    fn step(&self, job: &Job, step: JobStep) -> impl Future<Output = Result<(), StepError>> + Send;
+    /// Do items `step.from..step.to` of `job`, committing the step (with
+    /// its counts) with the change (`Store::put_with_job`). Ok with the
+    /// step as counted, also when there was nothing to change (the worker
+    /// then records it).
+    fn step(
+        &self,
+        job: &Job,
+        step: JobStep,
+    ) -> impl Future<Output = Result<JobStep, StepError>> + Send;
 
     /// The result of a job whose items are all done.
     fn result(
@@ -136,16 +142,15 @@ impl<S: Steps> Worker<S> {
             return self.store.job_finish(id, end).await;
         }
         let to = job.total.min(job.done + self.chunk as u64);
-        let step = JobStep {
-            job: id,
-            from: job.done,
-            to,
-        };
+        let step = JobStep::new(id, job.done, to);
         match self.steps.step(&job, step).await {
-            Ok(()) => {
-                self.store.job_advance(step).await?;
+            Ok(counted) if (counted.job, counted.from, counted.to) == (id, step.from, step.to) => {
+                self.store.job_advance(counted).await?;
                 Ok(())
             }
+            Ok(other) => Err(crate::store::StoreError::Backend(format!(
+                "a step of job {id} reported {other:?} for {step:?}"
+            ))),
             Err(StepError::Retry(after, why)) => {
                 self.wait(id, after, &why);
                 Ok(())
@@ -198,7 +203,7 @@ mod tests {
     struct Steps2<'a>(&'a Fake, Store);
 
     impl Steps for Steps2<'_> {
-        async fn step(&self, _job: &Job, step: JobStep) -> Result<(), StepError> {
+        async fn step(&self, _job: &Job, step: JobStep) -> Result<JobStep, StepError> {
             let f = self.0;
             f.calls.lock().unwrap().push((step.from, step.to));
             if f.fail_at == Some(step.from) {
@@ -212,6 +217,10 @@ mod tests {
                 }
             }
             let path = format!("files/{}-{}.txt", step.from, step.to);
+            let step = JobStep {
+                added: step.to - step.from,
+                ..step
+            };
             self.1
                 .put_with_job("u", &path, put_req("x"), Some(step))
                 .await
@@ -219,7 +228,7 @@ mod tests {
             if f.crash_after_write_at == Some(step.from) {
                 return Err(StepError::Retry(Duration::ZERO, "crashed".into()));
             }
-            Ok(())
+            Ok(step)
         }
 
         async fn result(&self, job: &Job) -> Result<serde_json::Value, StepError> {
@@ -275,7 +284,7 @@ mod tests {
         assert_eq!(*fake.calls.lock().unwrap(), vec![(0, 3), (3, 6), (6, 7)]);
         let job = store.job(id).unwrap().unwrap();
         assert_eq!(job.status, JobStatus::Succeeded);
-        assert_eq!((job.done, job.total), (7, 7));
+        assert_eq!((job.done, job.total, job.added), (7, 7, 7));
         assert_eq!(job.result, Some(serde_json::json!({"items": 7})));
     }
 
@@ -302,6 +311,8 @@ mod tests {
         assert_eq!(*fake.calls.lock().unwrap(), vec![(6, 7)]);
         let job = store.job(id).unwrap().unwrap();
         assert_eq!((job.status, job.done), (JobStatus::Succeeded, 7));
+        // Counted once each, the committed step included.
+        assert_eq!(job.added, 7);
     }
 
     #[tokio::test]

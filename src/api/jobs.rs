@@ -6,12 +6,17 @@
 
 use super::Caller;
 use super::problem::{ApiResult, Problem};
-use crate::store::{Job, JobStatus, JobWork};
+use crate::engine::{self, Actor, EngineError, NewAttendee, Role};
+use crate::jobs::StepError;
+use crate::server::App;
+use crate::store::{Job, JobStatus, JobStep, JobWork, StoreError};
 use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
+use std::sync::Arc;
+use std::time::Duration;
 use utoipa::ToSchema;
 
 /// Where jobs live.
@@ -33,6 +38,17 @@ pub struct Progress {
     pub total: u64,
 }
 
+/// The result of an `add_attendees` job.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AddAttendeesResult {
+    /// The event the attendees were added to.
+    pub event_id: String,
+    /// How many addresses were added; each was sent a REQUEST.
+    pub added: u64,
+    /// How many were already on the event (or repeated): not added again.
+    pub skipped_duplicates: u64,
+}
+
 /// A background job.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct JobView {
@@ -43,7 +59,7 @@ pub struct JobView {
     pub progress: Progress,
     /// What a succeeded job did (present once it succeeded).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<AddAttendeesResult>)]
     pub result: Option<serde_json::Value>,
     /// Why a failed job failed (present once it failed).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -107,4 +123,73 @@ pub async fn accepted(caller: &Caller, work: JobWork) -> ApiResult<Response> {
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
+}
+
+/// The steps of the API's jobs, done through the engine as the job's owner.
+pub struct ApiSteps {
+    pub app: Arc<App>,
+}
+
+/// Whether a failed step should be tried again, or ends the job (with the
+/// problem document the synchronous request would have answered).
+fn step_error(e: EngineError) -> StepError {
+    match e {
+        EngineError::Store(StoreError::RateLimited { retry_after, .. }) => StepError::Retry(
+            Duration::from_secs(retry_after.max(1)),
+            "limits.invitations_per_hour reached".into(),
+        ),
+        // Database trouble, a concurrent write after every re-plan, or the
+        // job moved on (it is read again): all transient.
+        EngineError::Store(
+            e @ (StoreError::Backend(_) | StoreError::PreconditionFailed | StoreError::Rejected(_)),
+        ) => StepError::Retry(Duration::from_secs(1), e.to_string()),
+        e => StepError::Fail(serde_json::to_value(Problem::from(e)).unwrap_or_default()),
+    }
+}
+
+impl crate::jobs::Steps for ApiSteps {
+    async fn step(&self, job: &Job, step: JobStep) -> Result<JobStep, StepError> {
+        let JobWork::AddAttendees {
+            event_path,
+            attendees,
+        } = &job.work;
+        let items = attendees
+            .get(step.from as usize..step.to as usize)
+            .unwrap_or_default();
+        let new: Vec<NewAttendee> = items
+            .iter()
+            .map(|a| NewAttendee {
+                email: a.email.clone(),
+                name: a.name.clone(),
+                role: Role::from_param(a.role.as_deref()),
+            })
+            .collect();
+        let app = &self.app;
+        let actor = Actor {
+            store: &app.store,
+            user: &job.owner,
+            max_delegates_per_reply: app.config.limits.max_delegates_per_reply,
+            outbox_ready: &app.outbox_ready,
+        };
+        let max = app.config.limits.max_attendees_per_instance;
+        let out = engine::add_attendees_in_job(&actor, event_path, &new, max, Some(step))
+            .await
+            .map_err(step_error)?;
+        Ok(JobStep {
+            added: out.added.len() as u64,
+            skipped: out.skipped_duplicates.len() as u64,
+            ..step
+        })
+    }
+
+    async fn result(&self, job: &Job) -> Result<serde_json::Value, StepError> {
+        let JobWork::AddAttendees { event_path, .. } = &job.work;
+        let r = AddAttendeesResult {
+            event_id: super::event_id(event_path),
+            added: job.added,
+            skipped_duplicates: job.skipped,
+        };
+        serde_json::to_value(r)
+            .map_err(|e| StepError::Retry(Duration::from_secs(60), e.to_string()))
+    }
 }

@@ -156,6 +156,14 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         store: store.clone(),
         config,
     });
+    let jobs_task = tokio::spawn(
+        crate::jobs::Worker::new(
+            store.clone(),
+            crate::api::jobs::ApiSteps { app: app.clone() },
+            crate::jobs::CHUNK,
+        )
+        .run(),
+    );
     println!(
         "herald: listening on {scheme}://{local}/ (data in {})",
         dir.display()
@@ -168,6 +176,8 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     worker_task.abort();
     let _ = worker_task.await;
     expiry_task.abort();
+    jobs_task.abort();
+    let _ = jobs_task.await;
     let _ = std::fs::remove_file(control::socket_path(&dir));
     drop(app);
     store.close();

@@ -88,6 +88,11 @@ pub struct Job {
     /// Work items done (a prefix of the list).
     pub done: u64,
     pub total: u64,
+    /// Sums of the steps' `added` and `skipped`.
+    #[serde(default)]
+    pub added: u64,
+    #[serde(default)]
+    pub skipped: u64,
     pub work: JobWork,
     /// What a succeeded job reports (JSON chosen by its kind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,13 +102,29 @@ pub struct Job {
     pub problem: Option<serde_json::Value>,
 }
 
-/// The progress of one step of a job: items `from..to` were done. Carried
-/// by the write that does them (see the module comment).
+/// The progress of one step of a job: items `from..to` were done, of
+/// which `added` changed something and `skipped` did not (already there).
+/// Carried by the write that does them (see the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobStep {
     pub job: u64,
     pub from: u64,
     pub to: u64,
+    pub added: u64,
+    pub skipped: u64,
+}
+
+impl JobStep {
+    /// Items `from..to` of `job`, not yet counted.
+    pub fn new(job: u64, from: u64, to: u64) -> JobStep {
+        JobStep {
+            job,
+            from,
+            to,
+            added: 0,
+            skipped: 0,
+        }
+    }
 }
 
 /// How a job ended.
@@ -145,6 +166,8 @@ impl W<'_> {
     /// Record `step` on `job` (checked by `check_job_step`).
     pub(super) fn apply_job_step(&self, mut job: Job, step: JobStep) -> Result<()> {
         job.done = step.to;
+        job.added += step.added;
+        job.skipped += step.skipped;
         job.updated = now();
         self.put_job(&job)
     }
@@ -166,6 +189,8 @@ impl Store {
                     status: JobStatus::Queued,
                     done: 0,
                     total: work.len() as u64,
+                    added: 0,
+                    skipped: 0,
                     work,
                     result: None,
                     problem: None,
@@ -316,9 +341,8 @@ mod tests {
         assert!(second.id > job.id);
         assert_eq!(store.jobs_unfinished().unwrap(), vec![job.id, second.id]);
         let step = JobStep {
-            job: job.id,
-            from: 0,
-            to: 2,
+            added: 2,
+            ..JobStep::new(job.id, 0, 2)
         };
         // Not running yet: a step is refused.
         assert!(store.job_advance(step).await.is_err());
@@ -327,19 +351,12 @@ mod tests {
         // The same step again: already done, nothing moves.
         assert!(!store.job_advance(step).await.unwrap());
         // A step that skips items is refused.
-        let skip = JobStep {
-            job: job.id,
-            from: 3,
-            to: 5,
-        };
+        let skip = JobStep::new(job.id, 3, 5);
         assert!(store.job_advance(skip).await.is_err());
-        let past = JobStep {
-            job: job.id,
-            from: 2,
-            to: 6,
-        };
+        let past = JobStep::new(job.id, 2, 6);
         assert!(store.job_advance(past).await.is_err());
-        assert_eq!(store.job(job.id).unwrap().unwrap().done, 2);
+        let j = store.job(job.id).unwrap().unwrap();
+        assert_eq!((j.done, j.added, j.skipped), (2, 2, 0));
         store
             .job_finish(job.id, JobEnd::Succeeded(serde_json::json!({"added": 5})))
             .await
@@ -396,11 +413,7 @@ mod tests {
             .unwrap();
         let job = store.job_create("shop", work(4)).await.unwrap();
         store.job_start(job.id).await.unwrap();
-        let step = |from, to| JobStep {
-            job: job.id,
-            from,
-            to,
-        };
+        let step = |from, to| JobStep::new(job.id, from, to);
         let etag = |s: &Store| s.node("shop", path).unwrap().unwrap().etag;
         let before = etag(&store);
         // A write refused by its own precondition moves nothing.
