@@ -10,6 +10,7 @@
 
 pub mod attendees;
 pub mod cancel;
+pub mod counters;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;
@@ -101,6 +102,9 @@ fn router() -> &'static (Router, Bytes) {
                 attendees::remove_attendee
             ))
             .routes(routes!(cancel::cancel_event))
+            .routes(routes!(counters::list_counters))
+            .routes(routes!(counters::accept_counter))
+            .routes(routes!(counters::decline_counter))
             .split_for_parts();
         idempotency::document(&mut doc);
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());

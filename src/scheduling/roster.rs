@@ -355,7 +355,12 @@ pub fn remove_attendee(
             Some((m, p)) => {
                 let head = roster.head(m);
                 if server_scheduled(p) && !is_cancelled(head) {
-                    parts.push(cancel_comp(head, None, sequence(head), &[p.clone()]));
+                    parts.push(cancel_comp(
+                        head,
+                        None,
+                        sequence(head),
+                        std::slice::from_ref(p),
+                    ));
                 }
             }
             None => {
@@ -364,7 +369,12 @@ pub fn remove_attendee(
                     let theirs = roster.attendee(o, &addr).filter(|p| server_scheduled(p));
                     if let Some(p) = theirs.filter(|_| !is_cancelled(head)) {
                         let rid = head.prop("RECURRENCE-ID");
-                        parts.push(cancel_comp(head, rid, sequence(head), &[p.clone()]));
+                        parts.push(cancel_comp(
+                            head,
+                            rid,
+                            sequence(head),
+                            std::slice::from_ref(p),
+                        ));
                     }
                 }
             }

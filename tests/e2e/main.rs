@@ -2,6 +2,7 @@
 //! One test binary with modules, one server per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_cancel;
 mod api_idempotency;
 mod api_jobs;
 mod cli;
