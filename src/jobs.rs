@@ -24,6 +24,10 @@ pub const CHUNK: usize = 500;
 const POLL: Duration = Duration::from_secs(5);
 /// Pause after a store error.
 const BACKOFF: Duration = Duration::from_secs(1);
+/// Finished jobs stay visible this long (seconds), then they are removed.
+pub const KEEP_FINISHED_SECONDS: i64 = 7 * 86_400;
+/// How often finished jobs past that age are looked for.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 static READY: Notify = Notify::const_new();
 
@@ -80,7 +84,16 @@ impl<S: Steps> Worker<S> {
 
     /// Run until the task is dropped.
     pub async fn run(mut self) {
+        let mut purged = Instant::now();
         loop {
+            if purged.elapsed() >= PURGE_EVERY {
+                purged = Instant::now();
+                match self.store.jobs_purge(KEEP_FINISHED_SECONDS).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("jobs: {n} finished job(s) removed"),
+                    Err(e) => tracing::error!("jobs: cannot remove finished jobs: {e}"),
+                }
+            }
             match self.round().await {
                 Ok(true) => {}
                 Ok(false) => {

@@ -524,4 +524,31 @@ mod tests {
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
         assert_eq!(c.app.store.idempotency_count().unwrap(), 0);
     }
+
+    #[test]
+    fn documented_on_every_change() {
+        let doc: serde_json::Value = serde_json::from_slice(&super::super::openapi_json()).unwrap();
+        let mut seen = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for m in ["post", "patch", "delete"] {
+                let Some(op) = item.get(m) else { continue };
+                seen += 1;
+                let params = op["parameters"].as_array().unwrap();
+                assert!(
+                    params
+                        .iter()
+                        .any(|p| p["name"] == HEADER && p["in"] == "header"),
+                    "{m} {path}"
+                );
+                assert!(op["responses"].get("409").is_some(), "{m} {path}");
+                assert!(op["responses"].get("422").is_some(), "{m} {path}");
+            }
+            if let Some(get) = item.get("get") {
+                let params = get["parameters"].as_array().cloned().unwrap_or_default();
+                assert!(!params.iter().any(|p| p["name"] == HEADER), "get {path}");
+            }
+        }
+        assert!(seen > 0);
+        assert!(doc["paths"].get("/api/v1/jobs/{id}").is_some());
+    }
 }
