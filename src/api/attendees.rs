@@ -187,7 +187,8 @@ async fn run_async(
     path: &str,
     attendees: Vec<NewAttendee>,
 ) -> ApiResult<Response> {
-    let node = caller.app.store.node(&caller.user, path)?;
+    let store = &caller.app.store;
+    let node = store.node(&caller.user, path)?;
     if node
         .as_ref()
         .and_then(|n| n.resource())
@@ -195,6 +196,24 @@ async fn run_async(
         .is_none()
     {
         return Err(Problem::not_found());
+    }
+    // A list the event cannot take is refused now, not half-way through the job.
+    let body = store.body(&caller.user, path)?.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let on_event: std::collections::HashSet<String> =
+        scheduling::attendees_of(&text).into_iter().collect();
+    let fresh: std::collections::HashSet<String> = attendees
+        .iter()
+        .filter_map(|a| scheduling::mail_address(&a.email).ok())
+        .filter(|a| !on_event.contains(a))
+        .collect();
+    let max = caller.app.config.limits.max_attendees_per_instance;
+    let after = scheduling::most_attendees(&text) + fresh.len();
+    if after > max {
+        return Err(Problem::field(
+            "attendees",
+            format!("{after} attendees on the event afterwards; at most {max} per event"),
+        ));
     }
     let work = crate::store::JobWork::AddAttendees {
         event_path: path.to_string(),
