@@ -18,6 +18,7 @@ pub mod engine;
 pub mod fuzzing;
 pub mod ical;
 pub mod imip;
+pub mod jobs;
 pub mod lmtp;
 pub mod private_fs;
 pub mod scheduling;

@@ -180,22 +180,53 @@ pub(super) fn with_etag<T: Serialize>(etag: &str, body: T) -> Response {
     resp
 }
 
-/// Attendees past `api.async_threshold` go to a job (the jobs module wires
-/// this hook; until then such a call is refused, nothing changed).
-fn run_async(
-    _caller: &Caller,
-    _path: &str,
-    attendees: &[NewAttendee],
-    threshold: usize,
-) -> Response {
-    Problem::field(
-        "attendees",
-        format!(
-            "{} attendees: more than {threshold} (api.async_threshold): use a job",
-            attendees.len()
-        ),
-    )
-    .into_response()
+/// Attendees past `api.async_threshold` go to a job (`api::jobs`): 202
+/// Accepted with its Location, once the event is known to exist.
+async fn run_async(
+    caller: &Caller,
+    path: &str,
+    attendees: Vec<NewAttendee>,
+) -> ApiResult<Response> {
+    let store = &caller.app.store;
+    let node = store.node(&caller.user, path)?;
+    if node
+        .as_ref()
+        .and_then(|n| n.resource())
+        .and_then(|r| r.uid.as_ref())
+        .is_none()
+    {
+        return Err(Problem::not_found());
+    }
+    // A list the event cannot take is refused now, not half-way through the job.
+    let body = store.body(&caller.user, path)?.unwrap_or_default();
+    let text = String::from_utf8_lossy(&body);
+    let on_event: std::collections::HashSet<String> =
+        scheduling::attendees_of(&text).into_iter().collect();
+    let fresh: std::collections::HashSet<String> = attendees
+        .iter()
+        .filter_map(|a| scheduling::mail_address(&a.email).ok())
+        .filter(|a| !on_event.contains(a))
+        .collect();
+    let max = caller.app.config.limits.max_attendees_per_instance;
+    let after = scheduling::most_attendees(&text) + fresh.len();
+    if after > max {
+        return Err(Problem::field(
+            "attendees",
+            format!("{after} attendees on the event afterwards; at most {max} per event"),
+        ));
+    }
+    let work = crate::store::JobWork::AddAttendees {
+        event_path: path.to_string(),
+        attendees: attendees
+            .into_iter()
+            .map(|a| crate::store::JobAttendee {
+                email: a.email,
+                name: a.name,
+                role: Some(a.role.as_param().to_string()),
+            })
+            .collect(),
+    };
+    super::jobs::accepted(caller, work).await
 }
 
 /// Check the request's attendees, naming the bad field.
@@ -240,6 +271,9 @@ fn new_attendees(caller: &Caller, req: AddAttendeesRequest) -> ApiResult<Vec<New
     request_body = AddAttendeesRequest,
     responses(
         (status = 200, body = AttendeesAdded),
+        (status = 202, body = super::jobs::JobView,
+            description = "More than api.async_threshold attendees: they are added by a job",
+            headers(("Location" = String, description = "The job: /api/v1/jobs/{id}"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -258,7 +292,7 @@ pub async fn add_attendees(
     let new = new_attendees(&caller, req)?;
     let threshold = caller.app.config.api.async_threshold;
     if new.len() > threshold {
-        return Ok(run_async(&caller, &path, &new, threshold));
+        return run_async(&caller, &path, new).await;
     }
     let max = caller.app.config.limits.max_attendees_per_instance;
     let out = engine::add_attendees(&caller.actor(), &path, &new, max).await?;

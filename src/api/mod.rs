@@ -12,6 +12,8 @@ pub mod attendees;
 pub mod cancel;
 pub mod counters;
 pub mod events;
+pub mod idempotency;
+pub mod jobs;
 pub mod json;
 pub mod principal;
 pub mod problem;
@@ -92,11 +94,12 @@ impl utoipa::Modify for BearerScheme {
 fn router() -> &'static (Router, Bytes) {
     static ROUTER: OnceLock<(Router, Bytes)> = OnceLock::new();
     ROUTER.get_or_init(|| {
-        let (router, doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
             .routes(routes!(events::create_event, events::list_events))
             .routes(routes!(events::get_event, events::patch_event))
             .routes(routes!(events::event_history))
+            .routes(routes!(jobs::get_job))
             .routes(routes!(attendees::add_attendees))
             .routes(routes!(
                 attendees::update_attendee,
@@ -107,6 +110,7 @@ fn router() -> &'static (Router, Bytes) {
             .routes(routes!(counters::accept_counter))
             .routes(routes!(counters::decline_counter))
             .split_for_parts();
+        idempotency::document(&mut doc);
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
         (router.fallback(fallback), doc)
     })
@@ -191,12 +195,42 @@ async fn dispatch(
         Ok(b) => b,
         Err(p) => return (p.into_response(), false),
     };
-    let req = Request::from_parts(parts, axum::body::Body::from(bytes));
-    let resp = match tower::ServiceExt::oneshot(router().0.clone(), req).await {
-        Ok(r) => r,
-        Err(never) => match never {},
+    let caller = parts.extensions.get::<Caller>().cloned();
+    let keyed = match caller {
+        Some(c)
+            if idempotency::covers(&parts.method) && parts.uri.path().starts_with("/api/v1/") =>
+        {
+            match idempotency::key(&parts.headers) {
+                Ok(Some(key)) => Some((c, key)),
+                Ok(None) => None,
+                Err(p) => return (p.into_response(), true),
+            }
+        }
+        _ => None,
+    };
+    let resp = match keyed {
+        Some((caller, key)) => {
+            let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+            let fp = idempotency::fingerprint(&parts.method, target, &bytes);
+            idempotency::run(caller, key, fp, route(parts, bytes)).await
+        }
+        None => route(parts, bytes).await,
     };
     (resp, true)
+}
+
+/// Run the router on a request whose body is in hand.
+fn route(
+    parts: axum::http::request::Parts,
+    body: Bytes,
+) -> impl Future<Output = axum::response::Response> + Send + 'static {
+    let req = Request::from_parts(parts, axum::body::Body::from(body));
+    async move {
+        match tower::ServiceExt::oneshot(router().0.clone(), req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
 }
 
 /// The caller of a request with `Authorization: Bearer TOKEN`.

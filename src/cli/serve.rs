@@ -64,6 +64,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     };
     store.set_limits(&config.limits);
     bootstrap(&store).await?;
+    crate::api::idempotency::release_interrupted(&store).await?;
     let fd_limit = crate::conn::raise_fd_limit();
     let limiter = crate::conn::Limiter::new(crate::conn::connection_cap(
         config.limits.max_connections,
@@ -139,6 +140,11 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         outbox_ready.clone(),
     );
     let worker_task = tokio::spawn(worker.run());
+    let expiry_task = tokio::spawn(crate::api::idempotency::expire(
+        store.clone(),
+        crate::api::idempotency::ttl(&config),
+        crate::api::idempotency::stale_after(&config),
+    ));
     let app = Arc::new(App {
         outbox_ready,
         locks: Default::default(),
@@ -150,6 +156,14 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         store: store.clone(),
         config,
     });
+    let jobs_task = tokio::spawn(
+        crate::jobs::Worker::new(
+            store.clone(),
+            crate::api::jobs::ApiSteps { app: app.clone() },
+            crate::jobs::CHUNK,
+        )
+        .run(),
+    );
     println!(
         "herald: listening on {scheme}://{local}/ (data in {})",
         dir.display()
@@ -161,6 +175,9 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     }
     worker_task.abort();
     let _ = worker_task.await;
+    expiry_task.abort();
+    jobs_task.abort();
+    let _ = jobs_task.await;
     let _ = std::fs::remove_file(control::socket_path(&dir));
     drop(app);
     store.close();

@@ -18,8 +18,8 @@ mod write;
 
 pub use inbound::{Outcome, apply_mail, one_line};
 pub use roster::{
-    AddOutcome, AttendeeChange, Changed, NewAttendee, Notify, Role, add_attendees, cancel,
-    remove_attendee, update_attendee,
+    AddOutcome, AttendeeChange, Changed, NewAttendee, Notify, Role, add_attendees,
+    add_attendees_in_job, cancel, remove_attendee, update_attendee,
 };
 pub use save::{Conditions, Saved, delete, save, save_parsed};
 pub use write::{Plan, Target, check_attendee_count, may_schedule, plan_delete, plan_put};

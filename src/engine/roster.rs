@@ -15,7 +15,7 @@ use super::write::{my_addresses, status_for, to_outbox};
 use super::{Actor, EngineError, Result};
 use crate::ical;
 use crate::scheduling::{self, ItipError, ItipMessage};
-use crate::store::{CalendarObjectMeta, PutRequest, ScheduleTag, StoreError};
+use crate::store::{CalendarObjectMeta, JobStep, PutRequest, ScheduleTag, StoreError};
 
 pub use crate::scheduling::{AttendeeChange, NewAttendee, Notify, Role};
 
@@ -66,6 +66,18 @@ async fn rewrite<T>(
     path: &str,
     rule: impl Fn(&str, &[String], &dyn Fn(&str) -> String) -> Result<Planned<T>>,
 ) -> Result<(String, Vec<String>, T)> {
+    rewrite_in_job(actor, path, rule, |_| None).await
+}
+
+/// [`rewrite`], whose write also carries the job step `job` makes of the
+/// rule's value (progress and counts of a job, in the same transaction:
+/// see `store::jobs`).
+async fn rewrite_in_job<T>(
+    actor: &Actor<'_>,
+    path: &str,
+    rule: impl Fn(&str, &[String], &dyn Fn(&str) -> String) -> Result<Planned<T>>,
+    job: impl Fn(&T) -> Option<JobStep>,
+) -> Result<(String, Vec<String>, T)> {
     let store = actor.store;
     let mut attempt = 0;
     loop {
@@ -104,7 +116,8 @@ async fn rewrite<T>(
             outbox,
         };
         let queued = !req.outbox.is_empty();
-        match store.put(actor.user, path, req).await {
+        let step = job(&planned.value);
+        match store.put_with_job(actor.user, path, req, step).await {
             Ok(o) => {
                 if queued {
                     actor.outbox_ready.notify_one();
@@ -133,6 +146,20 @@ pub async fn add_attendees(
     new: &[NewAttendee],
     max_per_instance: usize,
 ) -> Result<AddOutcome> {
+    add_attendees_in_job(actor, path, new, max_per_instance, None).await
+}
+
+/// [`add_attendees`] as the step `step` of a job: the write also records
+/// the step, with how many were added and skipped (one transaction; a
+/// step the job is not at refuses the write). Without a write (nothing
+/// new) the caller records the step.
+pub async fn add_attendees_in_job(
+    actor: &Actor<'_>,
+    path: &str,
+    new: &[NewAttendee],
+    max_per_instance: usize,
+    step: Option<JobStep>,
+) -> Result<AddOutcome> {
     if let Some((i, why)) = new.iter().enumerate().find_map(|(i, a)| {
         let bad_name = a
             .name
@@ -143,7 +170,14 @@ pub async fn add_attendees(
     }) {
         return Err(EngineError::InvalidObject(format!("attendee {i}: {why}")));
     }
-    let (etag, _, (added, skipped)) = rewrite(actor, path, |text, mine, status| {
+    let counted = |(added, skipped): &(Vec<String>, Vec<String>)| {
+        step.map(|s| JobStep {
+            added: added.len() as u64,
+            skipped: skipped.len() as u64,
+            ..s
+        })
+    };
+    let rule = |text: &str, mine: &[String], status: &dyn Fn(&str) -> String| {
         let o = scheduling::add_attendees(text, mine, new, status)?;
         if let Some(s) = &o.stored {
             let found = scheduling::most_attendees(s);
@@ -159,8 +193,8 @@ pub async fn add_attendees(
             messages: o.messages,
             value: (o.added, o.skipped),
         })
-    })
-    .await?;
+    };
+    let (etag, _, (added, skipped)) = rewrite_in_job(actor, path, rule, counted).await?;
     Ok(AddOutcome {
         added: added.iter().map(|a| email(a)).collect(),
         skipped_duplicates: skipped.iter().map(|a| email(a)).collect(),

@@ -4,6 +4,7 @@
 
 use super::Store;
 use super::error::{Result, StoreError};
+use super::jobs::JobStep;
 use super::model::*;
 use super::read::normalize_address;
 use super::tables::*;
@@ -455,6 +456,18 @@ impl Store {
     /// PUT a resource. Checks If-Match/If-None-Match, the parent, and UID
     /// uniqueness in a calendar, all inside the transaction.
     pub async fn put(&self, user: &str, path: &str, req: PutRequest) -> Result<PutOutcome> {
+        self.put_with_job(user, path, req, None).await
+    }
+
+    /// `put`, and with `job` that job's progress in the same transaction
+    /// (a precondition like the others: see `store::jobs`).
+    pub async fn put_with_job(
+        &self,
+        user: &str,
+        path: &str,
+        req: PutRequest,
+        job: Option<JobStep>,
+    ) -> Result<PutOutcome> {
         let (user, path) = (user.to_string(), path.to_string());
         let quota = self.quota();
         let limit = self.invitations_per_hour();
@@ -497,6 +510,9 @@ impl Store {
                         "only calendar object resources may be stored in a calendar",
                     ));
                 }
+                let job = job
+                    .map(|s| w.check_job_step(s).map(|j| (j, s)))
+                    .transpose()?;
                 let t = now();
                 // The last check, and before the first write.
                 w.count_invitations(&user, &req.outbox, limit, t)?;
@@ -539,6 +555,9 @@ impl Store {
                     old.as_ref(),
                 )?;
                 w.enqueue(&user, &path, req.outbox)?;
+                if let Some((j, s)) = job {
+                    w.apply_job_step(j, s)?;
+                }
                 Ok(PutOutcome {
                     created: old.is_none(),
                     etag,

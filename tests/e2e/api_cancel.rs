@@ -310,16 +310,23 @@ fn bad_requests_and_other_principals_change_nothing() {
         r#"{"notify":"some"}"#,
     );
     assert_eq!(r.status, 422, "{}", r.body);
-    // Over api.async_threshold (500): not taken synchronously.
-    let many: Vec<String> = (0..501)
+    // Over api.async_threshold (500), with one bad address: refused before
+    // any job is queued (a job for a valid list: tests/e2e/api_jobs.rs).
+    let mut many: Vec<String> = (0..501)
         .map(|i| format!(r#"{{"email":"g{i}@example.net"}}"#))
         .collect();
+    many[500] = r#"{"email":"nope"}"#.into();
     let r = api.call(
         "POST",
         &url,
         &format!(r#"{{"attendees":[{}]}}"#, many.join(",")),
     );
     assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains("\"field\":\"attendees[500].email\""),
+        "{}",
+        r.body
+    );
     // Another organizer's token: the event does not exist for it.
     let (ok, _, err) = api.s.cli(
         &["organizer", "add", "rival", "--email", "rival@example.com"],

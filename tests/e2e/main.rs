@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_cancel;
+mod api_idempotency;
+mod api_jobs;
 mod cli;
 mod crash;
 mod discovery;
