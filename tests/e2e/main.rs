@@ -2,6 +2,7 @@
 //! One test binary with modules, one server per test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api_feeds;
 mod cli;
 mod crash;
 mod discovery;
