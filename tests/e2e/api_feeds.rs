@@ -467,3 +467,33 @@ fn the_openapi_document_lists_the_feed_paths() {
             .any(|k| k.starts_with("/feeds"))
     );
 }
+
+#[test]
+fn a_feed_larger_than_max_response_bytes_is_refused_with_507() {
+    let s = Server::start_with_config("[limits]\nmax_response_bytes = 4000\n");
+    let (ok, out, err) = s.cli(
+        &["feed", "create", "--user", "admin", "--calendar", "default"],
+        "",
+    );
+    assert!(ok, "{out} {err}");
+    let path = last_line(&out);
+    let pad = format!("DESCRIPTION:{}\r\n", "x".repeat(60));
+    // Small enough at first, then over the limit.
+    let r = s.put_ics(
+        &format!("{CAL}big-0.ics"),
+        &event("big-0", "20260310T100000Z", "20260310T110000Z", &pad),
+    );
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(feed(&s, "GET", &path, None).status, 200);
+    for n in 1..=40 {
+        let uid = format!("big-{n}");
+        let r = s.put_ics(
+            &format!("{CAL}{uid}.ics"),
+            &event(&uid, "20260310T100000Z", "20260310T110000Z", &pad),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = feed(&s, "GET", &path, None);
+    assert_eq!(r.status, 507, "{}", r.body);
+    assert!(r.body.contains("max_response_bytes"));
+}
