@@ -12,6 +12,7 @@ pub mod attendees;
 pub mod cancel;
 pub mod counters;
 pub mod events;
+pub mod feeds;
 pub mod idempotency;
 pub mod jobs;
 pub mod json;
@@ -82,6 +83,9 @@ struct BearerScheme;
 impl utoipa::Modify for BearerScheme {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        // utoipa fills `info.license` from Cargo.toml, which names none: a
+        // license object without a name is invalid OpenAPI.
+        doc.info.license = None;
         let components = doc.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
@@ -109,10 +113,16 @@ fn router() -> &'static (Router, Bytes) {
             .routes(routes!(counters::list_counters))
             .routes(routes!(counters::accept_counter))
             .routes(routes!(counters::decline_counter))
+            .routes(routes!(feeds::create_feed, feeds::list_feeds))
+            .routes(routes!(feeds::get_feed, feeds::delete_feed))
+            .route("/feeds/{file}", axum::routing::get(feeds::serve))
             .split_for_parts();
         idempotency::document(&mut doc);
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
-        (router.fallback(fallback), doc)
+        let router = router
+            .method_not_allowed_fallback(method_not_allowed)
+            .fallback(fallback);
+        (router, doc)
     })
 }
 
@@ -132,6 +142,14 @@ async fn fallback(method: Method) -> Problem {
     }
 }
 
+/// A known path with a method it does not take (axum adds `Allow`).
+async fn method_not_allowed(method: Method) -> Problem {
+    Problem::new(
+        Kind::MethodNotAllowed,
+        format!("{method} is not allowed here"),
+    )
+}
+
 /// Whether `path` belongs to this module rather than to CalDAV.
 pub fn owns(path: &str) -> bool {
     path.starts_with(API_PREFIX) || path == "/api" || path.starts_with(FEED_PREFIX)
@@ -141,7 +159,11 @@ pub fn owns(path: &str) -> bool {
 pub async fn handle(app: &Arc<App>, req: Request<Incoming>, client: IpAddr) -> Resp {
     let started = Instant::now();
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
+    let mut path = req.uri().path().to_string();
+    if path.starts_with(FEED_PREFIX) {
+        // The feed token is a secret: never in the log.
+        path = format!("{FEED_PREFIX}…");
+    }
     let (resp, keep_alive) = dispatch(app, req, client).await;
     let (mut parts, body) = resp.into_parts();
     let bytes = match body.collect().await {

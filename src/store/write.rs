@@ -262,6 +262,34 @@ impl W<'_> {
     }
 }
 
+/// Remove every record of `secrets` (and its id in `ids`) owned by `owner`.
+fn remove_secrets_of<T: serde::de::DeserializeOwned>(
+    txn: &WriteTransaction,
+    secrets: redb::TableDefinition<'static, &'static str, &'static [u8]>,
+    ids: redb::TableDefinition<'static, &'static str, &'static str>,
+    owner: &str,
+    owner_of: fn(&T) -> &str,
+) -> Result<()> {
+    let mut table = txn.open_table(secrets)?;
+    let mut doomed: Vec<String> = Vec::new();
+    for row in table.iter()? {
+        let (hash, v) = row?;
+        let record: T = serde_json::from_slice(v.value())?;
+        if owner_of(&record) == owner {
+            doomed.push(hash.value().to_string());
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    for hash in &doomed {
+        table.remove(hash.as_str())?;
+    }
+    txn.open_table(ids)?
+        .retain(|_, hash| !doomed.iter().any(|d| d == hash))?;
+    Ok(())
+}
+
 fn apply_prop_change(node: &mut Node, change: &PropChange) {
     let cal = match &mut node.kind {
         NodeKind::Collection(c) => c.calendar.as_mut(),
@@ -415,6 +443,13 @@ impl Store {
                 for e in &p.emails {
                     addrs.remove(normalize_address(e).as_str())?;
                 }
+                // Its bearer secrets go with it: a token or feed URL of a
+                // deleted principal must not come back to life when the name
+                // is given to someone else.
+                remove_secrets_of::<ApiToken>(txn, API_TOKENS, API_TOKEN_IDS, &name, |t| {
+                    &t.principal
+                })?;
+                remove_secrets_of::<Feed>(txn, FEEDS, FEED_IDS, &name, |f| &f.user)?;
                 Ok(())
             })
             .await
