@@ -10,17 +10,17 @@ use std::time::Duration;
 
 const SHOP: &str = "/dav/calendars/shop/default/";
 
-struct Api {
-    s: Server,
-    sink: Sink,
-    token: String,
+pub(crate) struct Api {
+    pub s: Server,
+    pub sink: Sink,
+    pub token: String,
 }
 
 fn last_line(out: &str) -> String {
     out.lines().last().unwrap_or("").trim().to_string()
 }
 
-fn start() -> Api {
+pub(crate) fn start() -> Api {
     let sink = Sink::start(0, &[]);
     let s = Server::start_with_config(&format!(
         "[imip]\nsender_verification = \"from-only\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
@@ -53,7 +53,7 @@ fn id_of(path: &str) -> String {
 }
 
 impl Api {
-    fn call(&self, method: &str, path: &str, body: &str) -> Resp {
+    pub fn call(&self, method: &str, path: &str, body: &str) -> Resp {
         let auth = format!("Bearer {}", self.token);
         self.s.request(
             method,
@@ -68,7 +68,7 @@ impl Api {
     }
 
     /// PUT an event over CalDAV as the organizer principal; its API id.
-    fn put(&self, name: &str, ics: &str) -> String {
+    pub fn put(&self, name: &str, ics: &str) -> String {
         let r = self.s.request(
             "PUT",
             &format!("{SHOP}{name}"),
@@ -80,7 +80,7 @@ impl Api {
         id_of(&format!("default/{name}"))
     }
 
-    fn stored(&self, name: &str) -> String {
+    pub fn stored(&self, name: &str) -> String {
         self.s
             .request(
                 "GET",
@@ -94,7 +94,7 @@ impl Api {
     }
 
     /// An attendee's REPLY, ingested by `herald ingest`.
-    fn reply(&self, uid: &str, who: &str, partstat: &str) {
+    pub fn reply(&self, uid: &str, who: &str, partstat: &str) {
         let ical = format!(
             "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Mozilla//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\nSEQUENCE:0\r\nDTSTART:20260310T130000Z\r\nORGANIZER:mailto:shop@example.com\r\nATTENDEE;PARTSTAT={partstat}:mailto:{who}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
         );
@@ -110,7 +110,7 @@ impl Api {
 
     /// The messages that arrived after the first `seen`, once `n` more have
     /// come, checking for a while that no others follow.
-    fn next(&self, seen: usize, n: usize) -> Vec<Received> {
+    pub fn next(&self, seen: usize, n: usize) -> Vec<Received> {
         self.sink.wait_for(seen + n, 20);
         std::thread::sleep(Duration::from_millis(1500));
         let all = self.sink.messages();

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api_cancel;
+mod api_events;
 mod api_feeds;
 mod api_idempotency;
 mod api_jobs;
