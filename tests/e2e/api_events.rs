@@ -93,7 +93,7 @@ fn matched_strangers_in_relay_mode() {
     let unfolded = relayed[0].data.replace("\r\n ", "");
     assert!(unfolded.contains("METHOD:REQUEST"));
     assert!(
-        unfolded.contains(&"PARTSTAT=ACCEPTED") && unfolded.contains(A),
+        unfolded.contains("PARTSTAT=ACCEPTED") && unfolded.contains(A),
         "{unfolded}"
     );
 
