@@ -19,8 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
-/// Feed tokens start with this, as those `herald feed create` makes.
-const FEED_TOKEN_PREFIX: &str = "hfd_";
+use super::FEED_TOKEN_PREFIX;
 /// Longest calendar name a feed may name.
 const MAX_CALENDAR_NAME: usize = 255;
 

@@ -44,6 +44,8 @@ pub const FEED_PREFIX: &str = "/feeds/";
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// Bearer tokens start with this, so they are recognisable in logs and scanners.
 pub const TOKEN_PREFIX: &str = "hrld_";
+/// Feed tokens (the secret in `/feeds/{token}.ics`) start with this.
+pub const FEED_TOKEN_PREFIX: &str = "hfd_";
 
 /// The authenticated principal of an API request, with the shared state.
 #[derive(Clone)]

@@ -7,8 +7,7 @@ use crate::config::Config;
 use crate::control::Request;
 use clap::Subcommand;
 
-/// Feed tokens start with this (API tokens with `crate::api::TOKEN_PREFIX`).
-pub const FEED_TOKEN_PREFIX: &str = "hfd_";
+use crate::api::FEED_TOKEN_PREFIX;
 
 #[derive(Subcommand, Debug)]
 pub enum OrganizerCommand {

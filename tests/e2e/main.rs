@@ -20,6 +20,7 @@ mod ingest;
 mod locks;
 mod methods;
 mod queries_clients;
+mod readme_api;
 mod reports;
 mod sched_clients;
 mod scheduling;
