@@ -5,6 +5,7 @@
 //! event. Also the answer shared with `cancel`: the event and its ETag.
 
 use super::Caller;
+use super::events::EventOut;
 use super::json::Body;
 use super::problem::{ApiResult, Kind, Problem};
 use crate::engine::{self, AttendeeChange, EngineError, NewAttendee, Role};
@@ -86,29 +87,6 @@ pub(super) fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<S
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// One attendee of an event, as these answers show it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct AttendeeState {
-    pub email: String,
-    pub name: Option<String>,
-    pub role: RoleName,
-    /// RFC 5545 PARTSTAT, upper case (`NEEDS-ACTION`, `ACCEPTED`, ...).
-    pub partstat: String,
-}
-
-/// The event after an attendee operation or a cancellation.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct EventState {
-    pub id: String,
-    pub uid: String,
-    pub sequence: i64,
-    /// RFC 5545 STATUS, lower case (`confirmed`, `tentative`, `cancelled`).
-    pub status: String,
-    /// EXDATE values of the master: the instances cancelled alone.
-    pub excluded: Vec<String>,
-    pub attendees: Vec<AttendeeState>,
-}
-
 /// Answer of `POST /api/v1/events/{id}/attendees`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttendeesAdded {
@@ -116,7 +94,7 @@ pub struct AttendeesAdded {
     pub added: Vec<String>,
     /// Addresses already on the event (or repeated in the request): not added again.
     pub skipped_duplicates: Vec<String>,
-    pub event: EventState,
+    pub event: EventOut,
 }
 
 /// The object path of an event id of the caller; 404 for anything else.
@@ -125,50 +103,10 @@ pub(super) fn path_of(id: &str) -> ApiResult<String> {
 }
 
 /// The event at `path` in the caller's home, as answered.
-pub(super) fn event_state(caller: &Caller, path: &str) -> ApiResult<EventState> {
-    let body = caller
-        .app
-        .store
-        .body(&caller.user, path)?
+pub(super) fn event_state(caller: &Caller, path: &str) -> ApiResult<EventOut> {
+    let loaded = crate::engine::events::load(&caller.app.store, &caller.user, path)?
         .ok_or_else(Problem::not_found)?;
-    let text = String::from_utf8(body).map_err(|_| Problem::not_found())?;
-    let top = crate::ical::model::parse(&text).map_err(|_| Problem::not_found())?;
-    let master = top
-        .iter()
-        .filter(|c| c.name == "VCALENDAR")
-        .flat_map(|c| c.comps.iter())
-        .filter(|c| c.name == "VEVENT" || c.name == "VTODO")
-        .min_by_key(|c| c.prop("RECURRENCE-ID").is_some())
-        .ok_or_else(Problem::not_found)?;
-    let attendees = master
-        .props_named("ATTENDEE")
-        .map(|p| {
-            let a = scheduling::normalize_address(&p.value);
-            AttendeeState {
-                email: a.strip_prefix("mailto:").unwrap_or(&a).to_string(),
-                name: p.param("CN").map(str::to_string),
-                role: Role::from_param(p.param("ROLE")).into(),
-                partstat: p.param("PARTSTAT").unwrap_or("NEEDS-ACTION").to_uppercase(),
-            }
-        })
-        .collect();
-    Ok(EventState {
-        id: super::event_id(path),
-        uid: master.value("UID").unwrap_or_default().to_string(),
-        sequence: master
-            .value("SEQUENCE")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0),
-        status: master
-            .value("STATUS")
-            .unwrap_or("CONFIRMED")
-            .to_ascii_lowercase(),
-        excluded: master
-            .props_named("EXDATE")
-            .flat_map(|p| p.value.split(',').map(|v| v.trim().to_string()))
-            .collect(),
-        attendees,
-    })
+    Ok(super::events::event_out(path, loaded))
 }
 
 /// `body` as JSON with the event's ETag.
@@ -207,7 +145,7 @@ async fn run_async(
         .filter_map(|a| scheduling::mail_address(&a.email).ok())
         .filter(|a| !on_event.contains(a))
         .collect();
-    let max = caller.app.config.limits.max_attendees_per_instance;
+    let max = super::events::max_attendees(caller);
     let after = scheduling::most_attendees(&text) + fresh.len();
     if after > max {
         return Err(Problem::field(
@@ -294,7 +232,7 @@ pub async fn add_attendees(
     if new.len() > threshold {
         return run_async(&caller, &path, new).await;
     }
-    let max = caller.app.config.limits.max_attendees_per_instance;
+    let max = super::events::max_attendees(&caller);
     let out = engine::add_attendees(&caller.actor(), &path, &new, max).await?;
     let event = event_state(&caller, &path)?;
     Ok(with_etag(
@@ -325,7 +263,7 @@ fn attendee_problem(e: EngineError) -> Problem {
     ),
     request_body = AttendeePatch,
     responses(
-        (status = 200, body = EventState),
+        (status = 200, body = EventOut),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -360,7 +298,7 @@ pub async fn update_attendee(
         ("email" = String, Path, description = "The attendee's e-mail address"),
     ),
     responses(
-        (status = 200, body = EventState),
+        (status = 200, body = EventOut),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, body = Problem, content_type = "application/problem+json"),

@@ -4,7 +4,8 @@
 //! nothing, sends nothing and gives the same answer.
 
 use super::Caller;
-use super::attendees::{EventState, event_state, path_of, with_etag};
+use super::attendees::{event_state, path_of, with_etag};
+use super::events::EventOut;
 use super::json::Body;
 use super::problem::{ApiResult, Problem};
 use crate::engine::{self, EngineError, Notify};
@@ -49,7 +50,7 @@ pub struct CancelRequest {
     params(("id" = String, Path, description = "Event id")),
     request_body = CancelRequest,
     responses(
-        (status = 200, body = EventState),
+        (status = 200, body = EventOut),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),

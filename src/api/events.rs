@@ -291,7 +291,7 @@ fn spec_of(input: EventInput) -> EventSpec {
 }
 
 /// Most attendees an event made through the API may have.
-fn max_attendees(caller: &Caller) -> usize {
+pub(super) fn max_attendees(caller: &Caller) -> usize {
     let c = &caller.app.config;
     c.limits
         .max_attendees_per_instance

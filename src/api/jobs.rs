@@ -171,7 +171,11 @@ impl crate::jobs::Steps for ApiSteps {
             max_delegates_per_reply: app.config.limits.max_delegates_per_reply,
             outbox_ready: &app.outbox_ready,
         };
-        let max = app.config.limits.max_attendees_per_instance;
+        let max = app
+            .config
+            .limits
+            .max_attendees_per_instance
+            .max(app.config.api.max_attendees_per_call);
         let out = engine::add_attendees_in_job(&actor, event_path, &new, max, Some(step))
             .await
             .map_err(step_error)?;

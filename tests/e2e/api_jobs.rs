@@ -187,9 +187,9 @@ fn small_job_and_authorization() {
         api.call("GET", &format!("/api/v1/jobs/{next}"), "").status,
         404
     );
-    // More than the event may hold (limits.max_attendees_per_instance):
-    // refused at once rather than failing half-way.
-    let r = api.call("POST", &path, &attendees_body(2001, "many"));
+    // More than one call may add (api.max_attendees_per_call): refused at
+    // once rather than failing half-way.
+    let r = api.call("POST", &path, &attendees_body(10_001, "many"));
     assert_eq!(r.status, 422, "{}", r.body);
     assert_eq!(json(&r)["field"], "attendees");
     assert_eq!(

@@ -45,7 +45,10 @@ fn the_readme_api_example_runs_as_written() {
         r#""status":"cancelled""#,
         "/feeds/hfd_",
     ] {
-        assert!(stdout.contains(want), "{want} missing in:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(want),
+            "{want} missing in:\n{stdout}\n{stderr}"
+        );
     }
     assert!(!stdout.contains("/errors/"), "a problem document: {stdout}");
 }
