@@ -168,3 +168,36 @@ fn keys_are_per_principal_survive_restarts_and_expire() {
     let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
     assert_eq!(v["added"], serde_json::json!(["b0@example.net"]), "{v}");
 }
+
+#[test]
+fn fifty_concurrent_event_creations_with_one_key_make_one_event() {
+    let api = start("");
+    let body = r#"{"summary":"Once","start":"2026-06-01T10:00:00","end":"2026-06-01T11:00:00","time_zone":"UTC","attendees":[{"email":"guest@example.net"}]}"#;
+    let api = std::sync::Arc::new(api);
+    let threads: Vec<_> = (0..50)
+        .map(|_| {
+            let api = api.clone();
+            std::thread::spawn(move || keyed(&api, "create-1", "POST", "/api/v1/events", body))
+        })
+        .collect();
+    let answers: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let created: Vec<_> = answers.iter().filter(|r| r.status == 201).collect();
+    let in_use = answers.iter().filter(|r| r.status == 409).count();
+    assert_eq!(
+        created.len() + in_use,
+        50,
+        "{:?}",
+        answers.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(!created.is_empty());
+    for r in &created {
+        assert_eq!(r.body, created[0].body, "every 201 is the first answer");
+        assert_eq!(r.header("Location"), created[0].header("Location"));
+    }
+    let list: serde_json::Value =
+        serde_json::from_str(&api.call("GET", "/api/v1/events", "").body).unwrap();
+    assert_eq!(list["events"].as_array().unwrap().len(), 1, "{list}");
+    api.sink.wait_for(1, 20);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(api.sink.count(), 1, "one invitation");
+}
