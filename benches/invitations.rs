@@ -4,68 +4,14 @@
 //! local SMTP sink. Run: `cargo bench --bench invitations [-- N]`.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+#[path = "support/mod.rs"]
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn sink(count: Arc<AtomicUsize>, last: Arc<Mutex<Option<Instant>>>) -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let (count, last) = (count.clone(), last.clone());
-            std::thread::spawn(move || serve(stream, count, last));
-        }
-    });
-    port
-}
-
-fn serve(stream: TcpStream, count: Arc<AtomicUsize>, last: Arc<Mutex<Option<Instant>>>) {
-    let Ok(mut w) = stream.try_clone() else {
-        return;
-    };
-    let mut r = BufReader::new(stream);
-    let _ = w.write_all(b"220 sink\r\n");
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if r.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let u = line.to_ascii_uppercase();
-        let reply: &[u8] = if u.starts_with("EHLO") {
-            b"250-sink\r\n250 8BITMIME\r\n"
-        } else if u.starts_with("DATA") {
-            let _ = w.write_all(b"354 go\r\n");
-            let mut l = String::new();
-            loop {
-                l.clear();
-                if r.read_line(&mut l).unwrap_or(0) == 0 {
-                    return;
-                }
-                if l == ".\r\n" {
-                    break;
-                }
-            }
-            count.fetch_add(1, Ordering::SeqCst);
-            if let Ok(mut t) = last.lock() {
-                *t = Some(Instant::now());
-            }
-            b"250 ok\r\n"
-        } else if u.starts_with("QUIT") {
-            let _ = w.write_all(b"221 bye\r\n");
-            return;
-        } else {
-            b"250 ok\r\n"
-        };
-        if w.write_all(reply).is_err() {
-            return;
-        }
-    }
-}
 
 fn put(addr: &str, path: &str, body: &str) -> (u16, Duration) {
     let started = Instant::now();
@@ -93,38 +39,8 @@ fn main() {
         .unwrap_or(1000);
     let count = Arc::new(AtomicUsize::new(0));
     let last = Arc::new(Mutex::new(None));
-    let port = sink(count.clone(), last.clone());
-    let dir = std::env::temp_dir().join(format!("herald-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("dir");
-    let cfg = dir.join("herald.toml");
-    std::fs::write(
-        &cfg,
-        format!("[smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"herald@example.org\"\n"),
-    )
-    .expect("config");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&cfg)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .env("HERALD_ADMIN_PASSWORD", "bench")
-        .env("RUST_LOG", "herald=error")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start herald");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    let addr = loop {
-        line.clear();
-        if out.read_line(&mut line).unwrap_or(0) == 0 {
-            panic!("herald exited");
-        }
-        if let Some(rest) = line.split("listening on http://").nth(1) {
-            break rest.split('/').next().unwrap_or_default().to_string();
-        }
-    };
+    let port = support::sink(count.clone(), last.clone());
+    let (mut child, addr, dir) = support::start_herald(port, "");
     // Warm up (auth cache, first write).
     let warm = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:b\r\nBEGIN:VEVENT\r\nUID:warm\r\nDTSTAMP:20250101T000000Z\r\nDTSTART:20250101T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     put(&addr, "/dav/calendars/admin/default/warm.ics", warm);
