@@ -2,7 +2,8 @@
 //! attendees (default 10,000; the answer time), the N invitations reaching a
 //! loopback SMTP sink (messages/s from the POST on), and `GET
 //! /api/v1/events/{id}` of a two-attendee event at concurrency 16 over
-//! keep-alive connections (requests/s). Run: `cargo bench --bench api [-- N]`.
+//! keep-alive connections (requests/s). Run: `cargo bench --bench api [-- N]`
+//! (`HERALD_BENCH_SMTP="max_unrecorded = 8"` adds `[smtp]` keys).
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 #[path = "support/mod.rs"]

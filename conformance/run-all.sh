@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run all conformance checks: litmus.sh, caldav-client.sh, vdirsyncer.sh, and
-# (with no args) swaks-lmtp.sh.
+# (with no args) swaks-lmtp.sh and api.sh.
 #
 # usage: conformance/run-all.sh [URL USER PASS]
 #   no args: builds the release binary (cargo build --release; a no-op when it is
@@ -54,6 +54,8 @@ run_one vdirsyncer vdirsyncer.sh "$@"
 if [ $# -eq 0 ]; then
   # needs its own herald (LMTP enabled by config)
   run_one swaks-lmtp swaks-lmtp.sh
+  # the REST API against its OpenAPI document (openapi-spec-validator, schemathesis)
+  run_one api api.sh
 fi
 
 echo

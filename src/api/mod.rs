@@ -97,8 +97,16 @@ impl utoipa::Modify for BearerScheme {
 }
 
 /// The router and the OpenAPI document, built once.
-fn router() -> &'static (Router, Bytes) {
-    static ROUTER: OnceLock<(Router, Bytes)> = OnceLock::new();
+/// The routes and the OpenAPI document, with the (method, path template)
+/// pairs the document declares.
+struct Api {
+    router: Router,
+    doc: Bytes,
+    operations: Vec<(String, Vec<String>)>,
+}
+
+fn router() -> &'static Api {
+    static ROUTER: OnceLock<Api> = OnceLock::new();
     ROUTER.get_or_init(|| {
         let (router, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
             .routes(routes!(principal::get_principal))
@@ -120,17 +128,49 @@ fn router() -> &'static (Router, Bytes) {
             .route("/feeds/{file}", axum::routing::get(feeds::serve))
             .split_for_parts();
         idempotency::document(&mut doc);
+        let mut operations = Vec::new();
+        for (template, item) in &doc.paths.paths {
+            let segments: Vec<String> = template.split('/').map(str::to_string).collect();
+            for (method, op) in [
+                ("GET", &item.get),
+                ("POST", &item.post),
+                ("PATCH", &item.patch),
+                ("PUT", &item.put),
+                ("DELETE", &item.delete),
+            ] {
+                if op.is_some() {
+                    operations.push((method.to_string(), segments.clone()));
+                }
+            }
+        }
         let doc = Bytes::from(doc.to_pretty_json().unwrap_or_default());
         let router = router
             .method_not_allowed_fallback(method_not_allowed)
             .fallback(fallback);
-        (router, doc)
+        Api {
+            router,
+            doc,
+            operations,
+        }
+    })
+}
+
+/// Whether the OpenAPI document declares `method` on `path` (a `{name}`
+/// segment matches any one non-empty segment).
+fn declared(method: &Method, path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    router().operations.iter().any(|(m, t)| {
+        m == method.as_str()
+            && t.len() == parts.len()
+            && t.iter()
+                .zip(&parts)
+                .all(|(t, p)| t == p || (t.starts_with('{') && !p.is_empty()))
     })
 }
 
 /// The OpenAPI document as served at [`OPENAPI_PATH`].
 pub fn openapi_json() -> Bytes {
-    router().1.clone()
+    router().doc.clone()
 }
 
 async fn fallback(method: Method) -> Problem {
@@ -222,7 +262,7 @@ async fn dispatch(
     let caller = parts.extensions.get::<Caller>().cloned();
     let keyed = match caller {
         Some(c)
-            if idempotency::covers(&parts.method) && parts.uri.path().starts_with("/api/v1/") =>
+            if idempotency::covers(&parts.method) && declared(&parts.method, parts.uri.path()) =>
         {
             match idempotency::key(&parts.headers) {
                 Ok(Some(key)) => Some((c, key)),
@@ -250,7 +290,7 @@ fn route(
 ) -> impl Future<Output = axum::response::Response> + Send + 'static {
     let req = Request::from_parts(parts, axum::body::Body::from(body));
     async move {
-        match tower::ServiceExt::oneshot(router().0.clone(), req).await {
+        match tower::ServiceExt::oneshot(router().router.clone(), req).await {
             Ok(r) => r,
             Err(never) => match never {},
         }
