@@ -56,7 +56,7 @@ fn view(c: Counter) -> CounterView {
 
 /// The path and UID of the caller's event `id`; 404 for anything else.
 fn own_event(caller: &Caller, id: &str) -> ApiResult<(String, String)> {
-    let path = super::event_path(id).ok_or_else(Problem::not_found)?;
+    let path = super::attendees::path_of(id)?;
     let store = &caller.app.store;
     let uid = store
         .node(&caller.user, &path)?

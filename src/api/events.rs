@@ -5,7 +5,7 @@
 //! show here and the other way round.
 
 use super::Caller;
-use super::attendees::{AttendeeInput, RoleName, present};
+use super::attendees::{AttendeeInput, RoleName, path_of, present};
 use super::json::Body;
 use super::problem::{ApiResult, Kind, Problem};
 use crate::engine::event::{AttendeeSpec, CounterPolicy, EventSpec, Mode};
@@ -320,11 +320,6 @@ pub async fn create_event(
     let spec = spec_of(input);
     let (path, _) = events::create(&caller.actor(), &spec, max_attendees(&caller)).await?;
     answer(&caller, &path, StatusCode::CREATED)
-}
-
-/// The object path of the caller's event `id`; 404 otherwise.
-fn path_of(id: &str) -> ApiResult<String> {
-    super::event_path(id).ok_or_else(Problem::not_found)
 }
 
 /// An event with every attendee's PARTSTAT and delivery state.
