@@ -201,3 +201,15 @@ fn fifty_concurrent_event_creations_with_one_key_make_one_event() {
     std::thread::sleep(Duration::from_millis(1000));
     assert_eq!(api.sink.count(), 1, "one invitation");
 }
+
+#[test]
+fn a_key_on_a_method_the_route_lacks_is_still_405() {
+    let api = start("");
+    let body = r#"{"summary":"x"}"#;
+    for _ in 0..2 {
+        let r = keyed(&api, "k-405", "PATCH", "/api/v1/events", body);
+        assert_eq!(r.status, 405, "{}", r.body);
+    }
+    let r = keyed(&api, "k-405", "PATCH", "/api/v1/feeds", "{}");
+    assert_eq!(r.status, 405, "{}", r.body);
+}
