@@ -35,6 +35,10 @@ const BATCH: usize = 256;
 const POLL: Duration = Duration::from_secs(1);
 /// Messages per parallel SMTP connection in a round (below that, fewer connections).
 const PER_LANE: usize = 16;
+/// Longest a recorded SCHEDULE-STATUS waits for its object while full
+/// rounds follow each other (rewriting a large organizer copy after every
+/// round would cost more than the round).
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Time allowed for recording one result.
 const RECORD_SECONDS: u64 = 60;
 
@@ -49,6 +53,10 @@ pub struct Worker {
     /// One per SMTP connection; empty when mail is spooled.
     senders: Vec<SmtpSender>,
     ready: Arc<Notify>,
+    /// Entries whose recorded SCHEDULE-STATUS is not yet in their objects.
+    unapplied: Vec<u64>,
+    /// When statuses were last written into objects.
+    applied_at: Instant,
 }
 
 /// What the delivery lanes of a round share.
@@ -99,6 +107,8 @@ impl Worker {
             }),
             senders,
             ready,
+            unapplied: Vec::new(),
+            applied_at: Instant::now(),
         }
     }
 
@@ -136,14 +146,19 @@ impl Worker {
 
     /// Claim and deliver one batch over parallel lanes (one per SMTP
     /// connection); returns how many were claimed. Each result is recorded
-    /// right after its attempt; the SCHEDULE-STATUS updates of the round go
-    /// into the originating objects at its end, one rewrite per object.
+    /// right after its attempt; the SCHEDULE-STATUS updates go into the
+    /// originating objects, one rewrite per object, at the end of a round
+    /// that emptied the queue, or at most `STATUS_EVERY` after the last
+    /// such rewrite while full rounds follow. A stop in between loses
+    /// nothing: the statuses are recorded with the results and applied at
+    /// the next start.
     pub async fn round(&mut self) -> Result<usize, StoreError> {
         let (lease, window) = lease_plan(&self.ctx.smtp);
         let started = Instant::now();
         let claimed = self.ctx.store.outbox_claim(lease as i64, BATCH).await?;
         let n = claimed.len();
         if n == 0 {
+            self.apply_statuses().await?;
             for sender in &mut self.senders {
                 sender.close().await;
             }
@@ -190,14 +205,28 @@ impl Worker {
         if !left.is_empty() {
             self.ctx.store.outbox_release(left).await?;
         }
-        self.ctx
-            .store
-            .outbox_apply_statuses(Some(ids), scheduling::set_schedule_statuses)
-            .await?;
+        self.unapplied.extend(ids);
+        if n < BATCH || self.applied_at.elapsed() >= STATUS_EVERY {
+            self.apply_statuses().await?;
+        }
         match failure {
             Some(e) => Err(e),
             None => Ok(n),
         }
+    }
+
+    /// Write the statuses recorded since the last call into their objects.
+    async fn apply_statuses(&mut self) -> Result<(), StoreError> {
+        self.applied_at = Instant::now();
+        if self.unapplied.is_empty() {
+            return Ok(());
+        }
+        let ids = std::mem::take(&mut self.unapplied);
+        self.ctx
+            .store
+            .outbox_apply_statuses(Some(ids), scheduling::set_schedule_statuses)
+            .await?;
+        Ok(())
     }
 }
 
@@ -441,7 +470,7 @@ impl Ctx {
                 }
             };
         };
-        if let Err(refused) = sender.open(&m.recipient).await {
+        if let Err(refused) = sender.open(&m.recipient, &bytes).await {
             // Nothing was handed over: no permit needed.
             let (result, status) = self.outcome(entry, refused);
             return self.record(entry, result, status).await;
@@ -449,7 +478,7 @@ impl Ctx {
         // From the final "." until the result is durable the message is in
         // doubt; a crash in between sends it again.
         let permit = self.unrecorded.acquire().await;
-        let delivery = sender.hand_over(&bytes).await;
+        let delivery = sender.hand_over().await;
         let (result, status) = self.outcome(entry, delivery);
         let recorded = self.record(entry, result, status).await;
         drop(permit);

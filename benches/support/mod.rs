@@ -74,9 +74,11 @@ pub fn start_herald(smtp_port: u16, extra: &str) -> (Child, String, PathBuf) {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dir");
     let cfg = dir.join("herald.toml");
+    // More `[smtp]` keys for an experiment, e.g. "max_unrecorded = 8".
+    let smtp = std::env::var("HERALD_BENCH_SMTP").unwrap_or_default();
     std::fs::write(
         &cfg,
-        format!("[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"herald@example.org\"\n{extra}"),
+        format!("[smtp]\nhost = \"127.0.0.1\"\nport = {smtp_port}\nsecurity = \"none\"\nfrom = \"herald@example.org\"\n{smtp}\n{extra}"),
     )
     .expect("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))

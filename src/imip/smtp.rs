@@ -6,7 +6,7 @@ use std::time::Duration;
 use mail_send::smtp::AssertReply;
 use mail_send::smtp::message::Parameters;
 use mail_send::{Credentials, SmtpClient, SmtpClientBuilder};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -95,17 +95,49 @@ async fn open_transaction<T: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// The message and its final "." (the point after which the server may
-/// deliver it), then the server's answer.
-async fn hand_over<T: AsyncRead + AsyncWrite + Unpin>(
+/// `message` as DATA carries it (RFC 5321 section 4.5.2): a line that
+/// begins with "." gets another one, and the message ends with CRLF, so
+/// that only the final "." CRLF is left to send.
+fn dot_stuffed(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + 64);
+    let mut line_start = true;
+    for &b in message {
+        if line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        line_start = b == b'\n';
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// The message after the server's 354, without the final ".": the server
+/// can deliver nothing until that arrives.
+async fn write_body<T: AsyncRead + AsyncWrite + Unpin>(
     client: &mut SmtpClient<T>,
     message: &[u8],
     timeout: Duration,
 ) -> Result<(), Failure> {
-    // mail-send ends DATA with CRLF "." CRLF: a final CRLF of ours would add an empty line.
-    let message = message.strip_suffix(b"\r\n").unwrap_or(message);
+    let body = dot_stuffed(message);
+    tokio::time::timeout(timeout, client.stream.write_all(&body))
+        .await
+        .map_err(|_| mail_send::Error::Timeout)
+        .and_then(|r| r.map_err(mail_send::Error::Io))
+        .map_err(|e| failure("DATA", e))
+}
+
+/// The final "." (the point after which the server may deliver the
+/// message), then the server's answer.
+async fn hand_over<T: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut SmtpClient<T>,
+    timeout: Duration,
+) -> Result<(), Failure> {
     let answer = tokio::time::timeout(timeout, async {
-        client.write_message(message).await?;
+        client.stream.write_all(b".\r\n").await?;
+        client.stream.flush().await?;
         client.read().await
     })
     .await
@@ -209,16 +241,17 @@ impl SmtpSender {
 
     /// One delivery attempt of `message` to `recipient` ("mailto:x@y" or "x@y").
     pub async fn send(&mut self, recipient: &str, message: &[u8]) -> Delivery {
-        match self.open(recipient).await {
-            Ok(()) => self.hand_over(message).await,
+        match self.open(recipient, message).await {
+            Ok(()) => self.hand_over().await,
             Err(d) => d,
         }
     }
 
     /// First half of a delivery attempt: connect if needed, then MAIL FROM,
-    /// RCPT TO and DATA. On success the server waits for the message, to be
-    /// given with `hand_over`; until then nothing can have been delivered.
-    pub async fn open(&mut self, recipient: &str) -> Result<(), Delivery> {
+    /// RCPT TO, DATA and the message without its final ".". The server then
+    /// waits for that ".", given by `hand_over`; until then nothing can have
+    /// been delivered.
+    pub async fn open(&mut self, recipient: &str, message: &[u8]) -> Result<(), Delivery> {
         if !self.config.is_configured() {
             return Err(Delivery::Transient("no SMTP host configured".into()));
         }
@@ -243,23 +276,30 @@ impl SmtpSender {
             Some(c) => c,
             None => self.connect().await.map_err(Delivery::Transient)?,
         };
+        let timeout = self.timeout();
         let result = match &mut conn {
-            Conn::Plain(c) => open_transaction(c, &from, to).await,
-            Conn::Tls(c) => open_transaction(c, &from, to).await,
+            Conn::Plain(c) => match open_transaction(c, &from, to).await {
+                Ok(()) => write_body(c, message, timeout).await,
+                Err(f) => Err(f),
+            },
+            Conn::Tls(c) => match open_transaction(c, &from, to).await {
+                Ok(()) => write_body(c, message, timeout).await,
+                Err(f) => Err(f),
+            },
         };
         self.settle(conn, result)
     }
 
-    /// Second half: the message itself. `Sent` means the server took
-    /// responsibility for it (its 250 after the final ".").
-    pub async fn hand_over(&mut self, message: &[u8]) -> Delivery {
+    /// Second half: the final ".". `Sent` means the server took
+    /// responsibility for the message (its 250 after that ".").
+    pub async fn hand_over(&mut self) -> Delivery {
         let Some(mut conn) = self.conn.take() else {
             return Delivery::Transient("DATA: no open transaction".into());
         };
         let timeout = self.timeout();
         let result = match &mut conn {
-            Conn::Plain(c) => hand_over(c, message, timeout).await,
-            Conn::Tls(c) => hand_over(c, message, timeout).await,
+            Conn::Plain(c) => hand_over(c, timeout).await,
+            Conn::Tls(c) => hand_over(c, timeout).await,
         };
         match self.settle(conn, result) {
             Ok(()) => Delivery::Sent,
@@ -296,4 +336,20 @@ fn unused_tls_connector() -> Result<tokio_rustls::TlsConnector, String> {
     Ok(tokio_rustls::TlsConnector::from(std::sync::Arc::new(
         config,
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dot_stuffed;
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_ends_with_crlf() {
+        assert_eq!(
+            dot_stuffed(b".a\r\nb.\r\n..c\r\n"),
+            b"..a\r\nb.\r\n...c\r\n"
+        );
+        assert_eq!(dot_stuffed(b"x\r\n.\r\ny"), b"x\r\n..\r\ny\r\n");
+        assert_eq!(dot_stuffed(b""), b"\r\n");
+        assert_eq!(dot_stuffed(b"a\r\n"), b"a\r\n");
+    }
 }
