@@ -72,6 +72,12 @@ pub struct ApiConfig {
     /// The public base URL (e.g. "https://cal.example.org") used in the feed
     /// URLs the API returns; the request's Host when unset.
     pub public_url: Option<String>,
+    /// Shortest `ttl` of a seat hold, in seconds.
+    pub min_hold_ttl_seconds: i64,
+    /// Shortest `remind_after` of an event, in seconds.
+    pub min_remind_after_seconds: i64,
+    /// Shortest `waitlist_offer_ttl` of an event, in seconds.
+    pub min_waitlist_offer_ttl_seconds: i64,
 }
 
 impl Default for ApiConfig {
@@ -82,6 +88,9 @@ impl Default for ApiConfig {
             max_body_bytes: 4 * 1024 * 1024,
             max_attendees_per_call: 10_000,
             public_url: None,
+            min_hold_ttl_seconds: 1,
+            min_remind_after_seconds: 1,
+            min_waitlist_offer_ttl_seconds: 1,
         }
     }
 }

@@ -106,6 +106,11 @@ pub enum Request {
     FeedRevoke {
         id: String,
     },
+    /// `herald test-clock advance`: only honoured by a server started with
+    /// `HERALD_TEST_CLOCK=1`.
+    ClockAdvance {
+        seconds: i64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -388,6 +393,20 @@ async fn run(store: &Store, imip: &ImipConfig, req: Request) -> Result<String, S
             Err(StoreError::NotFound) => Err(format!("no feed with id {id}")),
             Err(e) => Err(e.to_string()),
         },
+        Request::ClockAdvance { seconds } => {
+            if crate::clock::advance(seconds) {
+                crate::timers::wake();
+                Ok(format!(
+                    "clock at {}",
+                    crate::clock::rfc3339(crate::clock::now())
+                ))
+            } else {
+                Err(format!(
+                    "the test clock is off: start herald serve with {}=1",
+                    crate::clock::TEST_CLOCK_ENV
+                ))
+            }
+        }
         Request::Export { user, calendar } => {
             let path = calendar_path(&calendar);
             let node = store

@@ -448,6 +448,7 @@ impl Ctx {
             ical: &ical,
             message_id: &entry.message_id,
             date: chrono::DateTime::from_timestamp(entry.created, 0).unwrap_or_default(),
+            reminder: m.reminder,
         };
         let bytes = match imip::build_message(&out, &self.smtp) {
             Ok(b) => b,

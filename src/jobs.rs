@@ -210,6 +210,8 @@ mod tests {
             calendar: None,
             schedule_tag: Default::default(),
             outbox: Vec::new(),
+            seats_wanted: 0,
+            policy: None,
         }
     }
 

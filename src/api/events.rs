@@ -8,9 +8,12 @@ use super::Caller;
 use super::attendees::{AttendeeInput, RoleName, path_of, present};
 use super::json::Body;
 use super::problem::{ApiResult, Kind, Problem};
+use crate::engine::EngineError;
 use crate::engine::event::{AttendeeSpec, CounterPolicy, EventSpec, Mode};
 use crate::engine::event_view::{Delivery, Status};
 use crate::engine::events::{self, EventPatch, Loaded};
+use crate::engine::seats::{self, Minimums, PolicySpec};
+use crate::store::{Policy, PolicySettings, StoreError, WaitlistMode};
 use axum::extract::{Path, Query};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -66,6 +69,42 @@ pub struct EventInput {
     pub counter_policy: CounterPolicyName,
     #[serde(default)]
     pub uid: Option<String>,
+    /// Seats: adding attendees beyond it is refused (409 `/errors/capacity-exceeded`).
+    #[serde(default)]
+    pub capacity: Option<i64>,
+    /// Whether a DECLINED answer frees the seat (default true).
+    #[serde(default)]
+    pub release_on_decline: Option<bool>,
+    /// What a freed seat does for the waiting list: `invite` the first person
+    /// waiting, or `offer` them a hold for `waitlist_offer_ttl`.
+    #[serde(default)]
+    pub waitlist: Option<WaitlistName>,
+    /// ISO 8601 duration of a waiting-list offer (default PT1H).
+    #[serde(default)]
+    pub waitlist_offer_ttl: Option<String>,
+    /// ISO 8601 duration after which attendees still NEEDS-ACTION get the REQUEST again.
+    #[serde(default)]
+    pub remind_after: Option<String>,
+    /// Most reminders per attendee (default 1).
+    #[serde(default)]
+    pub max_reminders: Option<i64>,
+}
+
+/// What a freed seat does for the waiting list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitlistName {
+    Invite,
+    Offer,
+}
+
+impl WaitlistName {
+    fn as_str(self) -> &'static str {
+        match self {
+            WaitlistName::Invite => "invite",
+            WaitlistName::Offer => "offer",
+        }
+    }
 }
 
 /// Body of `PATCH /api/v1/events/{id}` (JSON merge patch: a field set to
@@ -95,6 +134,34 @@ pub struct EventPatchInput {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>, nullable)]
     pub rrule: Option<Option<String>>,
+    /// Seats (null: no limit).
+    #[serde(default, deserialize_with = "present_i64")]
+    #[schema(value_type = Option<i64>, nullable)]
+    pub capacity: Option<Option<i64>>,
+    #[serde(default)]
+    pub release_on_decline: Option<bool>,
+    /// `invite` or `offer` (null: no waiting list).
+    #[serde(default, deserialize_with = "present_waitlist")]
+    #[schema(value_type = Option<WaitlistName>, nullable)]
+    pub waitlist: Option<Option<WaitlistName>>,
+    #[serde(default)]
+    pub waitlist_offer_ttl: Option<String>,
+    /// ISO 8601 duration (null: no reminders).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, nullable)]
+    pub remind_after: Option<Option<String>>,
+    #[serde(default)]
+    pub max_reminders: Option<i64>,
+}
+
+fn present_i64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<i64>>, D::Error> {
+    Option::<i64>::deserialize(d).map(Some)
+}
+
+fn present_waitlist<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<WaitlistName>>, D::Error> {
+    Option::<WaitlistName>::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -126,6 +193,12 @@ pub struct AttendeeOut {
     pub delivery_error: Option<String>,
     /// RFC 6638 SCHEDULE-STATUS.
     pub schedule_status: Option<String>,
+    /// When the first invitation was queued (RFC 3339).
+    pub invited_at: Option<String>,
+    /// Reminders sent (the REQUEST again while NEEDS-ACTION).
+    pub reminders_sent: u32,
+    /// When the next reminder is due (RFC 3339), if one is.
+    pub next_reminder_at: Option<String>,
 }
 
 /// An event.
@@ -150,6 +223,23 @@ pub struct EventOut {
     pub attendees: Vec<AttendeeOut>,
     /// When the last answer arrived (RFC 3339).
     pub last_reply_at: Option<String>,
+    /// Seats (absent: no limit).
+    pub capacity: Option<u32>,
+    /// Seats the guest list takes.
+    pub taken: u32,
+    /// Seats in active holds.
+    pub held: u32,
+    /// Seats free: capacity - taken - held (absent without a capacity).
+    pub available: Option<u32>,
+    pub release_on_decline: bool,
+    pub waitlist: Option<WaitlistName>,
+    /// ISO 8601 duration of a waiting-list offer.
+    pub waitlist_offer_ttl: String,
+    /// People on the waiting list.
+    pub waiting: usize,
+    /// ISO 8601 duration; absent: no reminders.
+    pub remind_after: Option<String>,
+    pub max_reminders: u32,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -190,11 +280,21 @@ fn status_name(s: Status) -> &'static str {
 /// The JSON of a loaded event stored at `path`.
 pub fn event_out(path: &str, l: Loaded) -> EventOut {
     let v = l.view;
+    let p = l.policy.unwrap_or_else(|| Policy {
+        settings: PolicySettings::default(),
+        taken: 0,
+        held: 0,
+        waiting: Vec::new(),
+    });
     let attendees = v
         .attendees
         .into_iter()
         .zip(l.delivery)
-        .map(|(a, d)| AttendeeOut {
+        .zip(l.invites)
+        .map(|((a, d), i)| AttendeeOut {
+            invited_at: i.as_ref().map(|i| rfc3339(i.invited_at)),
+            reminders_sent: i.as_ref().map_or(0, |i| i.reminders_sent),
+            next_reminder_at: i.as_ref().and_then(|i| i.next_reminder_at).map(rfc3339),
             email: a.email,
             name: a.name,
             role: a.role.into(),
@@ -238,6 +338,19 @@ pub fn event_out(path: &str, l: Loaded) -> EventOut {
         }),
         attendees,
         last_reply_at: l.last_reply_at.map(rfc3339),
+        available: p.available(),
+        capacity: p.settings.capacity,
+        taken: p.taken,
+        held: p.held,
+        release_on_decline: p.settings.release_on_decline,
+        waitlist: p.settings.waitlist.map(|w| match w {
+            WaitlistMode::Invite => WaitlistName::Invite,
+            WaitlistMode::Offer => WaitlistName::Offer,
+        }),
+        waitlist_offer_ttl: crate::clock::format_duration(p.settings.waitlist_offer_ttl),
+        waiting: p.waiting.len(),
+        remind_after: p.settings.remind_after.map(crate::clock::format_duration),
+        max_reminders: p.settings.max_reminders,
     }
 }
 
@@ -256,6 +369,27 @@ pub fn answer(caller: &Caller, path: &str, status: StatusCode) -> ApiResult<Resp
         resp.headers_mut().insert(header::LOCATION, v);
     }
     Ok(resp)
+}
+
+/// The operator's shortest durations.
+pub(super) fn minimums(caller: &Caller) -> Minimums {
+    let a = &caller.app.config.api;
+    Minimums {
+        hold_ttl: a.min_hold_ttl_seconds.max(1),
+        remind_after: a.min_remind_after_seconds.max(1),
+        waitlist_offer_ttl: a.min_waitlist_offer_ttl_seconds.max(1),
+    }
+}
+
+fn policy_of(input: &EventInput) -> PolicySpec {
+    PolicySpec {
+        capacity: input.capacity.map(Some),
+        release_on_decline: input.release_on_decline,
+        waitlist: input.waitlist.map(|w| Some(w.as_str().to_string())),
+        waitlist_offer_ttl: input.waitlist_offer_ttl.clone(),
+        remind_after: input.remind_after.clone().map(Some),
+        max_reminders: input.max_reminders,
+    }
 }
 
 fn spec_of(input: EventInput) -> EventSpec {
@@ -317,8 +451,18 @@ pub async fn create_event(
     Extension(caller): Extension<Caller>,
     Body(input): Body<EventInput>,
 ) -> ApiResult<Response> {
+    let policy = policy_of(&input);
+    let settings = if policy.is_empty() {
+        None
+    } else {
+        Some(
+            seats::settings(&policy, PolicySettings::default(), &minimums(&caller))
+                .map_err(EngineError::from)?,
+        )
+    };
     let spec = spec_of(input);
-    let (path, _) = events::create(&caller.actor(), &spec, max_attendees(&caller)).await?;
+    let (path, _) =
+        events::create(&caller.actor(), &spec, max_attendees(&caller), settings).await?;
     answer(&caller, &path, StatusCode::CREATED)
 }
 
@@ -376,6 +520,40 @@ pub async fn patch_event(
             "send If-Match with the event's ETag",
         ));
     };
+    let policy = PolicySpec {
+        capacity: input.capacity,
+        release_on_decline: input.release_on_decline,
+        waitlist: input.waitlist.map(|w| w.map(|w| w.as_str().to_string())),
+        waitlist_offer_ttl: input.waitlist_offer_ttl.clone(),
+        remind_after: input.remind_after.clone(),
+        max_reminders: input.max_reminders,
+    };
+    let event_fields = input.summary.is_some()
+        || input.description.is_some()
+        || input.location.is_some()
+        || input.start.is_some()
+        || input.end.is_some()
+        || input.time_zone.is_some()
+        || input.all_day.is_some()
+        || input.rrule.is_some();
+    let settings = if policy.is_empty() {
+        None
+    } else {
+        let base = caller
+            .app
+            .store
+            .policy(&caller.user, &path)?
+            .map(|p| p.settings)
+            .unwrap_or_default();
+        Some(seats::settings(&policy, base, &minimums(&caller)).map_err(EngineError::from)?)
+    };
+    if !event_fields {
+        let loaded =
+            events::load(&caller.app.store, &caller.user, &path)?.ok_or_else(Problem::not_found)?;
+        if loaded.etag != if_match {
+            return Err(StoreError::PreconditionFailed.into());
+        }
+    }
     let patch = EventPatch {
         summary: input.summary,
         description: input.description,
@@ -386,14 +564,19 @@ pub async fn patch_event(
         all_day: input.all_day,
         rrule: input.rrule,
     };
-    events::patch(
-        &caller.actor(),
-        &path,
-        &patch,
-        if_match,
-        max_attendees(&caller),
-    )
-    .await?;
+    if event_fields {
+        events::patch(
+            &caller.actor(),
+            &path,
+            &patch,
+            if_match,
+            max_attendees(&caller),
+        )
+        .await?;
+    }
+    if let Some(settings) = settings {
+        seats::set_policy(&caller.actor(), &path, settings).await?;
+    }
     answer(&caller, &path, StatusCode::OK)
 }
 

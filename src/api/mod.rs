@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod json;
 pub mod principal;
 pub mod problem;
+pub mod seats;
 
 use crate::caldav::Resp;
 use crate::server::App;
@@ -123,6 +124,14 @@ fn router() -> &'static Api {
             .routes(routes!(counters::list_counters))
             .routes(routes!(counters::accept_counter))
             .routes(routes!(counters::decline_counter))
+            .routes(routes!(seats::create_hold))
+            .routes(routes!(
+                seats::get_hold,
+                seats::confirm_hold,
+                seats::release_hold
+            ))
+            .routes(routes!(seats::join_waitlist, seats::get_waitlist))
+            .routes(routes!(seats::pending))
             .routes(routes!(feeds::create_feed, feeds::list_feeds))
             .routes(routes!(feeds::get_feed, feeds::delete_feed))
             .route("/feeds/{file}", axum::routing::get(feeds::serve))

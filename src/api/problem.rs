@@ -30,6 +30,10 @@ pub enum Kind {
     RateLimited,
     /// The iTIP rules refused the change (RFC 5546 / RFC 6638).
     SchedulingRefused,
+    /// Fewer seats are free than asked for (`available` says how many).
+    CapacityExceeded,
+    /// The hold expired or was released.
+    Gone,
     Internal,
 }
 
@@ -50,6 +54,8 @@ impl Kind {
             Kind::MethodNotAllowed => "/errors/method-not-allowed",
             Kind::RateLimited => "/errors/rate-limited",
             Kind::SchedulingRefused => "/errors/scheduling-refused",
+            Kind::CapacityExceeded => "/errors/capacity-exceeded",
+            Kind::Gone => "/errors/gone",
             Kind::Internal => "/errors/internal",
         }
     }
@@ -60,9 +66,11 @@ impl Kind {
             Kind::Validation | Kind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
             Kind::Unauthorized => StatusCode::UNAUTHORIZED,
             Kind::NotFound => StatusCode::NOT_FOUND,
-            Kind::Conflict | Kind::IdempotencyKeyInUse | Kind::SchedulingRefused => {
-                StatusCode::CONFLICT
-            }
+            Kind::Conflict
+            | Kind::IdempotencyKeyInUse
+            | Kind::SchedulingRefused
+            | Kind::CapacityExceeded => StatusCode::CONFLICT,
+            Kind::Gone => StatusCode::GONE,
             Kind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             Kind::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Kind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -89,6 +97,8 @@ impl Kind {
             Kind::MethodNotAllowed => "Method not allowed",
             Kind::RateLimited => "Too many invitations",
             Kind::SchedulingRefused => "The scheduling rules refused the change",
+            Kind::CapacityExceeded => "Not enough seats are free",
+            Kind::Gone => "The hold has expired or was released",
             Kind::Internal => "Internal error",
         }
     }
@@ -109,6 +119,9 @@ pub struct Problem {
     /// Seconds to wait before retrying (429).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after: Option<u64>,
+    /// Seats free at the time of the refusal (`/errors/capacity-exceeded`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<u32>,
 }
 
 impl Problem {
@@ -120,6 +133,7 @@ impl Problem {
             detail: detail.into(),
             field: None,
             retry_after: None,
+            available: None,
         }
     }
 
@@ -187,6 +201,13 @@ impl From<StoreError> for Problem {
                 Problem::new(Kind::Conflict, "the principal's storage quota is used up")
             }
             StoreError::Rejected(why) => Problem::new(Kind::SchedulingRefused, why),
+            StoreError::CapacityExceeded { available } => Problem {
+                available: Some(available),
+                ..Problem::new(
+                    Kind::CapacityExceeded,
+                    format!("not enough seats: {available} available"),
+                )
+            },
             StoreError::RateLimited { limit, retry_after } => Problem {
                 retry_after: Some(retry_after),
                 ..Problem::new(

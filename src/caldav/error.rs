@@ -253,6 +253,7 @@ impl From<StoreError> for DavError {
                 DavError::precondition(Precondition::QuotaNotExceeded, "quota exceeded")
             }
             StoreError::Rejected(why) => DavError::forbidden(why),
+            e @ StoreError::CapacityExceeded { .. } => DavError::forbidden(e.to_string()),
             StoreError::Backend(e) => DavError::Internal(e),
             e @ StoreError::RateLimited { retry_after, .. } => DavError::TooMany {
                 retry_after,

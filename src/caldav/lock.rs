@@ -439,6 +439,8 @@ async fn create_empty(ctx: &Ctx<'_>, user: &str, path: &str) -> DavResult<()> {
         calendar: None,
         schedule_tag: ScheduleTag::None,
         outbox: Vec::new(),
+        seats_wanted: 0,
+        policy: None,
     };
     ctx.app.store.put(user, path, req).await?;
     Ok(())

@@ -118,6 +118,7 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
         if_match: ctx.header("if-match").map(str::to_string),
         if_none_match_any: ctx.header("if-none-match").is_some_and(|v| v.trim() == "*"),
         if_schedule_tag: ctx.header("if-schedule-tag-match").map(str::to_string),
+        policy: None,
     };
     let outcome = match text {
         Some((text, info)) => {
@@ -147,6 +148,8 @@ pub async fn put(ctx: &Ctx<'_>) -> DavResult<Resp> {
                 calendar: None,
                 schedule_tag: ScheduleTag::None,
                 outbox: Vec::new(),
+                seats_wanted: 0,
+                policy: None,
             };
             store.put(user, path, req).await?
         }

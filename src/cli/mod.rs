@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::FeedCommand,
     },
+    /// Move the clock of a server started with HERALD_TEST_CLOCK=1 (tests).
+    TestClock {
+        #[command(subcommand)]
+        command: TestClockCommand,
+    },
     /// Write a calendar to standard output as one VCALENDAR.
     Export {
         #[arg(long)]
@@ -87,6 +92,13 @@ enum Command {
         #[arg(long)]
         calendar: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum TestClockCommand {
+    /// Move time forward by an ISO 8601 duration (`PT10M`, `P3D`): timers
+    /// that become due run at once.
+    Advance { duration: String },
 }
 
 #[derive(Subcommand, Debug)]
@@ -188,6 +200,23 @@ async fn run(cli: Cli) -> Result<(), String> {
         Command::Feed { command } => {
             print!("{}", admin::feed(&config, command).await?);
             Ok(())
+        }
+        Command::TestClock {
+            command: TestClockCommand::Advance { duration },
+        } => {
+            let seconds = crate::clock::parse_duration(&duration)
+                .ok_or_else(|| format!("'{duration}' is not a positive ISO 8601 duration"))?;
+            let dir = &config.server.data_dir;
+            let reply = control::send(dir, &Request::ClockAdvance { seconds })
+                .await
+                .ok_or("no herald serve is running on this data directory")??;
+            match reply {
+                Reply::Ok(s) => {
+                    println!("{s}");
+                    Ok(())
+                }
+                Reply::Err(e) => Err(e),
+            }
         }
         Command::Export { user, calendar } => {
             let out = request(&config, Request::Export { user, calendar }).await?;

@@ -44,6 +44,7 @@ async fn bootstrap(store: &Store) -> Result<(), String> {
 }
 
 pub async fn serve(mut config: Config) -> Result<(), String> {
+    crate::clock::init_from_env();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("herald=info"));
     let _ = tracing_subscriber::fmt()
@@ -156,6 +157,14 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         store: store.clone(),
         config,
     });
+    let timers_task = tokio::spawn(
+        crate::timers::Worker::new(
+            store.clone(),
+            app.outbox_ready.clone(),
+            app.config.limits.max_attendees_per_instance,
+        )
+        .run(),
+    );
     let jobs_task = tokio::spawn(
         crate::jobs::Worker::new(
             store.clone(),
@@ -178,6 +187,8 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
     expiry_task.abort();
     jobs_task.abort();
     let _ = jobs_task.await;
+    timers_task.abort();
+    let _ = timers_task.await;
     let _ = std::fs::remove_file(control::socket_path(&dir));
     drop(app);
     store.close();

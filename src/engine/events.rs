@@ -8,7 +8,9 @@ use super::event::{self, EventSpec, FieldError, Organizer};
 use super::event_view::{self, Delivery, EventView};
 use super::{Actor, Conditions, EngineError, Result, Saved, modes};
 use crate::scheduling;
-use crate::store::{HistoryEntry, OutboxState, Store, StoreError, resource_name};
+use crate::store::{
+    HistoryEntry, Invite, OutboxState, Policy, PolicySettings, Store, StoreError, resource_name,
+};
 
 impl From<FieldError> for EngineError {
     fn from(e: FieldError) -> Self {
@@ -77,6 +79,7 @@ pub async fn create(
     actor: &Actor<'_>,
     spec: &EventSpec,
     max_attendees: usize,
+    policy: Option<PolicySettings>,
 ) -> Result<(String, Saved)> {
     let ev = event::validate(spec, max_attendees)?;
     let org = organizer(actor)?;
@@ -99,11 +102,27 @@ pub async fn create(
             detail: "an event with this uid exists".into(),
         });
     }
+    if let Some(capacity) = policy.as_ref().and_then(|p| p.capacity) {
+        let taken = crate::ical::seats_taken(&text, true);
+        if taken > capacity {
+            return Err(StoreError::CapacityExceeded {
+                available: capacity,
+            }
+            .into());
+        }
+    }
     let saved = if ev.mode == modes::Mode::DelegateOrganizer {
+        if policy.is_some() {
+            return Err(EngineError::Field {
+                field: "capacity".into(),
+                detail: "seats and reminders are for standard and relay events".into(),
+            });
+        }
         modes::save_delegated(actor, &path, &text).await?
     } else {
         let cond = Conditions {
             if_none_match_any: true,
+            policy,
             ..Conditions::default()
         };
         super::save(actor, actor.user, &path, &text, cond).await?
@@ -223,6 +242,10 @@ pub struct Loaded {
     /// Per attendee of `view.attendees`, in order.
     pub delivery: Vec<AttendeeDelivery>,
     pub last_reply_at: Option<i64>,
+    /// Capacity, seats and reminder settings, when the event has any.
+    pub policy: Option<Policy>,
+    /// Per attendee of `view.attendees`: their invitation record.
+    pub invites: Vec<Option<Invite>>,
 }
 
 /// The event at `path` of `user`; None when there is none (or it is not an event).
@@ -275,11 +298,20 @@ pub fn load(store: &Store, user: &str, path: &str) -> Result<Option<Loaded>> {
         .filter(|h| h.accepted && h.method == "REPLY")
         .map(|h| h.at)
         .max();
+    let mut records: std::collections::HashMap<String, Invite> =
+        store.invites(user, path)?.into_iter().collect();
+    let invites = view
+        .attendees
+        .iter()
+        .map(|a| records.remove(&a.email.to_ascii_lowercase()))
+        .collect();
     Ok(Some(Loaded {
         view,
         etag: node.etag,
         delivery,
         last_reply_at,
+        policy: store.policy(user, path)?,
+        invites,
     }))
 }
 

@@ -14,6 +14,7 @@ mod inbound;
 pub mod modes;
 mod roster;
 mod save;
+pub mod seats;
 mod write;
 
 pub use inbound::{Outcome, apply_mail, one_line};

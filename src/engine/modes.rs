@@ -331,6 +331,8 @@ pub async fn save_delegated(actor: &Actor<'_>, path: &str, text: &str) -> Result
         }),
         schedule_tag: ScheduleTag::New,
         outbox: to_outbox(actor.store, messages),
+        seats_wanted: 0,
+        policy: None,
     };
     let queued = !req.outbox.is_empty();
     let o = actor.store.put(actor.user, path, req).await?;

@@ -20,8 +20,11 @@ use crate::store::{CalendarObjectMeta, JobStep, PutRequest, ScheduleTag, StoreEr
 pub use crate::scheduling::{AttendeeChange, NewAttendee, Notify, Role};
 
 /// Attempts when a concurrent write changes the object between reading it
-/// and writing.
-const PLAN_ATTEMPTS: usize = 3;
+/// and writing. Each round of racing writers lets at least one through, so
+/// this bounds the work under contention (50 adds racing for the last
+/// seats of an event resolve in as many rounds, the rest refused by the
+/// store's seat check, which comes before the ETag's).
+const PLAN_ATTEMPTS: usize = 64;
 
 /// What `add_attendees` did.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +55,8 @@ struct Planned<T> {
     stored: Option<String>,
     messages: Vec<ItipMessage>,
     value: T,
+    /// Seats the change adds to the guest list (checked by the store).
+    seats: u32,
 }
 
 fn email(addr: &str) -> String {
@@ -114,6 +119,8 @@ async fn rewrite_in_job<T>(
             // A change of the guest list or STATUS: RFC 6638 section 3.2.10.
             schedule_tag: ScheduleTag::New,
             outbox,
+            seats_wanted: planned.seats,
+            policy: None,
         };
         let queued = !req.outbox.is_empty();
         let step = job(&planned.value);
@@ -189,6 +196,7 @@ pub async fn add_attendees_in_job(
             }
         }
         Ok(Planned {
+            seats: super::seats::seats_wanted(text, mine, new),
             stored: o.stored,
             messages: o.messages,
             value: (o.added, o.skipped),
@@ -207,6 +215,7 @@ fn roster_planned(o: scheduling::RosterOutcome) -> Planned<bool> {
         value: o.stored.is_some(),
         stored: o.stored,
         messages: o.messages,
+        seats: 0,
     }
 }
 
@@ -277,6 +286,7 @@ pub async fn cancel(
             value: o.stored.is_some(),
             stored: o.stored,
             messages: o.messages,
+            seats: 0,
         })
     })
     .await?;

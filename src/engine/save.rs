@@ -21,6 +21,8 @@ pub struct Conditions {
     pub if_match: Option<String>,
     pub if_none_match_any: bool,
     pub if_schedule_tag: Option<String>,
+    /// Seat and reminder settings written with the object (API events).
+    pub policy: Option<crate::store::PolicySettings>,
 }
 
 impl Conditions {
@@ -112,6 +114,8 @@ pub async fn save_parsed(
             }),
             schedule_tag: plan.schedule_tag,
             outbox: plan.outbox,
+            seats_wanted: 0,
+            policy: cond.policy.clone(),
         };
         if !cond.any() {
             // The plan was made from `old`: write only over that state.

@@ -72,6 +72,7 @@ pub(super) fn outbox_entry(store: &Store, m: ItipMessage) -> NewMessage {
         sender: m.sender,
         uid: m.uid,
         ical: m.ical,
+        reminder: false,
     }
 }
 

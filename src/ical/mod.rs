@@ -18,6 +18,7 @@ pub mod query;
 mod recurrence;
 mod render;
 mod rule_cost;
+mod seats;
 pub(crate) mod timezone;
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub use freebusy::{FreeBusy, free_busy};
 pub use merge::{merge_calendars, split_by_uid};
 pub use object::{parse_may_be_costly, parse_object};
 pub use render::render;
+pub use seats::seats_taken;
 
 /// Why an iCalendar text was refused. `line` is 1-based (0 when unknown).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,6 +39,9 @@ pub struct Outgoing<'a> {
     /// Without angle brackets, stable per outbox entry.
     pub message_id: &'a str,
     pub date: chrono::DateTime<chrono::Utc>,
+    /// A reminder (the REQUEST again, unchanged): the subject and the
+    /// opening line say so.
+    pub reminder: bool,
 }
 
 /// Builds the message (see the module comment), DKIM-signed when the
@@ -94,7 +97,14 @@ pub fn build_message(out: &Outgoing<'_>, config: &SmtpConfig) -> Result<Vec<u8>,
         )
     };
 
-    let words = summary::wording(&method, &sum, &sender_p);
+    let mut words = summary::wording(&method, &sum, &sender_p);
+    if out.reminder {
+        words.subject = format!("Reminder: {}", words.subject);
+        words.opening = format!(
+            "Reminder: you have not answered this invitation yet. {}",
+            words.opening
+        );
+    }
     let footer = if direct {
         format!("Sent by Herald for {sender}.")
     } else {

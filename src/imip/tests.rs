@@ -92,6 +92,7 @@ fn build(
         ical: &ical,
         message_id: "herald-42.1740830400@calendar.example.org",
         date: date(),
+        reminder: false,
     };
     String::from_utf8(build_message(&out, cfg).unwrap()).unwrap()
 }
@@ -276,6 +277,7 @@ fn non_ascii_calendar_keeps_crlf() {
         ical: &ical,
         message_id: "x.1@h",
         date: date(),
+        reminder: false,
     };
     let m = String::from_utf8(build_message(&out, &config()).unwrap()).unwrap();
     let cal = m.split("method=REQUEST; charset=UTF-8\r\n").nth(1).unwrap();
@@ -323,6 +325,7 @@ fn bad_inputs_are_errors() {
         ical: &ical,
         message_id: "a.1@h",
         date: date(),
+        reminder: false,
     };
     let cfg = config();
     for out in [

@@ -88,7 +88,7 @@ pub use counter::{
 pub use organizer::{organizer_delete, organizer_put};
 pub use roster::{
     AttendeeChange, NewAttendee, Role, RosterOutcome, add_attendees, check_name, mail_address,
-    remove_attendee, update_attendee,
+    pending_request, remove_attendee, update_attendee,
 };
 
 /// RFC 5546 methods herald produces or consumes.

@@ -397,3 +397,34 @@ pub fn remove_attendee(
     out.stored = Some(edit::to_string(&cal));
     Ok(out)
 }
+
+/// The REQUEST an attendee who has not answered gets again as a reminder:
+/// the event as it is now (same SEQUENCE: clients treat it as a resend).
+/// None when they are not on the event, answered (PARTSTAT other than
+/// NEEDS-ACTION on any component listing them), or the event is cancelled.
+pub fn pending_request(
+    stored: &str,
+    organizer: &[String],
+    attendee: &str,
+) -> Result<Option<ItipMessage>, ItipError> {
+    let (cal, org) = organizers_object(stored, organizer)?;
+    let view = View::new(&cal);
+    if view.master.is_some_and(is_cancelled) {
+        return Ok(None);
+    }
+    let addr = normalize_address(attendee);
+    let mut lines = sched_comps(&cal).filter_map(|c| object::attendee(c, &addr));
+    let Some(first) = lines.next() else {
+        return Ok(None);
+    };
+    let waiting = |p: &Prop| object::partstat(p).eq_ignore_ascii_case("NEEDS-ACTION");
+    if !waiting(first) || !lines.all(waiting) {
+        return Ok(None);
+    }
+    let roster = Roster::new(&[&cal]);
+    if !sched_comps(&cal).any(|c| !is_cancelled(roster.head(c))) {
+        return Ok(None);
+    }
+    let comps = request_comps(&view, &addr, &roster);
+    Ok(message::build(Method::Request, &addr, &org, comps, &[&cal]))
+}

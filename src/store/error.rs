@@ -27,6 +27,8 @@ pub enum StoreError {
     /// The write would queue more invitations than the principal's
     /// `limit` per hour; it fits again in `retry_after` seconds.
     RateLimited { limit: u64, retry_after: u64 },
+    /// The change wants more seats than the event has free.
+    CapacityExceeded { available: u32 },
     /// The database failed; the operation was rolled back.
     Backend(String),
 }
@@ -47,6 +49,9 @@ impl fmt::Display for StoreError {
                 f,
                 "more than {limit} invitations per hour; try again in {retry_after} s"
             ),
+            StoreError::CapacityExceeded { available } => {
+                write!(f, "not enough seats: {available} available")
+            }
             StoreError::Backend(e) => write!(f, "database error: {e}"),
         }
     }

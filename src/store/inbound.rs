@@ -192,6 +192,8 @@ impl Store {
             calendar: None,
             schedule_tag: ScheduleTag::None,
             outbox: Vec::new(),
+            seats_wanted: 0,
+            policy: None,
         };
         self.put(user, &format!("{INBOX}{name}.ics"), req)
             .await

@@ -389,6 +389,8 @@ mod tests {
             }),
             schedule_tag: crate::store::ScheduleTag::None,
             outbox: Vec::new(),
+            seats_wanted: 0,
+            policy: None,
         }
     }
 

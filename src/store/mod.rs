@@ -9,13 +9,16 @@ mod copy_move;
 mod error;
 mod idempotency;
 mod inbound;
+mod invites;
 mod jobs;
 mod model;
 mod outbox;
 mod rate;
 mod read;
+mod seats;
 mod secrets;
 mod tables;
+mod timers;
 mod tree_sync;
 mod write;
 mod writer;
@@ -25,12 +28,17 @@ pub use copy_move::CopyMove;
 pub use error::{Result, StoreError};
 pub use idempotency::{IdemBegin, StoredAnswer};
 pub use inbound::InboundTransform;
+pub use invites::{Invite, ReminderRule};
 pub use jobs::{Job, JobAttendee, JobEnd, JobStatus, JobStep, JobWork};
 pub use model::*;
 pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
 pub use rate::StoreLimits;
 pub use read::{SyncToken, normalize_address};
+pub use seats::{
+    Confirmed, GuestRule, Hold, HoldState, Policy, PolicySettings, Waiting, WaitlistMode,
+};
 pub use tables::{member_name, parent_path, resource_name};
+pub use timers::{Effect, Timer, TimerKind};
 pub use write::{DEFAULT_CALENDAR, DeleteConditions, INBOX, OUTBOX_PATH};
 
 use redb::Database;

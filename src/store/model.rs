@@ -196,6 +196,11 @@ pub struct PutRequest {
     pub schedule_tag: ScheduleTag,
     /// iTIP messages caused by this write, queued in the same transaction.
     pub outbox: Vec<NewMessage>,
+    /// Seats the write adds to the event's guest list: refused with
+    /// `CapacityExceeded`, before any other check, when fewer are free.
+    pub seats_wanted: u32,
+    /// Settings of the event's seat and reminder policy, set with the write.
+    pub policy: Option<crate::store::PolicySettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -223,6 +228,10 @@ pub struct NewMessage {
     pub local_user: Option<String>,
     /// The iTIP VCALENDAR (with METHOD).
     pub ical: String,
+    /// A reminder: the REQUEST sent again (same SEQUENCE), with a line
+    /// saying so in the text part.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reminder: bool,
 }
 
 /// A queued message and its delivery state.

@@ -50,6 +50,7 @@ impl W<'_> {
         if messages.is_empty() {
             return Ok(());
         }
+        self.note_invitations(owner, path, &messages)?;
         let t = now();
         for message in messages {
             let id = self.next(OUTBOX_COUNTER)?;
@@ -98,7 +99,7 @@ impl W<'_> {
 
     /// Replace a calendar object's text in place (same path), keeping its
     /// Schedule-Tag unless `new_schedule_tag`; the sync log records it.
-    fn rewrite_object(
+    pub(super) fn rewrite_object(
         &self,
         user: &str,
         path: &str,
@@ -638,6 +639,7 @@ mod tests {
             uid: "u1".into(),
             local_user: None,
             ical: "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n".into(),
+            reminder: false,
         }
     }
 
@@ -676,6 +678,8 @@ mod tests {
             }),
             schedule_tag: ScheduleTag::New,
             outbox,
+            seats_wanted: 0,
+            policy: None,
         }
     }
 

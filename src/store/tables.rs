@@ -21,6 +21,12 @@
 //! * `feeds`: SHA-256 (hex) of a feed token -> Feed (JSON); `feed_ids`: id -> hash.
 //! * `idempotency`: ("principal", Idempotency-Key) -> IdempotencyRecord (JSON).
 //! * `jobs`: job id -> Job (JSON), the API's resumable background work.
+//! * `policies`: node key of an event -> Policy (JSON): capacity, waiting
+//!   list and reminder settings with the seat counters (`seats.rs`).
+//! * `holds`: hold id -> Hold (JSON), seats reserved for a checkout.
+//! * `timers`: (due Unix second, id) -> TimerKind (JSON) (`timers.rs`).
+//! * `invites`: (event node key, address) -> Invite (JSON): when an
+//!   attendee was first invited and their reminders (`invites.rs`).
 
 use redb::TableDefinition;
 
@@ -43,6 +49,10 @@ pub const FEEDS: TableDefinition<&str, &[u8]> = TableDefinition::new("feeds");
 pub const FEED_IDS: TableDefinition<&str, &str> = TableDefinition::new("feed_ids");
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 pub const JOBS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
+pub const POLICIES: TableDefinition<&str, &[u8]> = TableDefinition::new("policies");
+pub const HOLDS: TableDefinition<u64, &[u8]> = TableDefinition::new("holds");
+pub const TIMERS: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("timers");
+pub const INVITES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("invites");
 
 /// Counter names.
 pub const ETAG_COUNTER: &str = "etag";
@@ -51,6 +61,8 @@ pub const OUTBOX_COUNTER: &str = "outbox";
 pub const HISTORY_COUNTER: &str = "history";
 #[allow(dead_code)] // used by the API jobs (issue 10, in progress)
 pub const JOB_COUNTER: &str = "job";
+pub const HOLD_COUNTER: &str = "hold";
+pub const TIMER_COUNTER: &str = "timer";
 
 /// Key of a node: user, '/', path below the home.
 pub fn node_key(user: &str, path: &str) -> String {

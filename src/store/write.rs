@@ -31,13 +31,17 @@ pub(super) fn create_tables(db: &Database) -> Result<()> {
     txn.open_table(FEED_IDS)?;
     txn.open_table(IDEMPOTENCY)?;
     txn.open_table(JOBS)?;
+    txn.open_table(POLICIES)?;
+    txn.open_table(HOLDS)?;
+    txn.open_table(TIMERS)?;
+    txn.open_table(INVITES)?;
     txn.commit()?;
     Ok(())
 }
 
 /// Unix seconds now: the clock of every record the store writes.
 pub(super) fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+    crate::clock::now()
 }
 
 /// Transaction helpers shared by the operations below.
@@ -169,7 +173,17 @@ impl W<'_> {
         }
         self.put_node(key, &node)?;
         self.0.open_table(BODIES)?.insert(key, body)?;
+        if cal.is_some() {
+            self.seats_after_write(user, key, body)?;
+        }
         Ok(())
+    }
+
+    /// The body stored at `key`.
+    pub(super) fn body(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let t = self.0.open_table(BODIES)?;
+        let v = t.get(key)?;
+        Ok(v.map(|v| v.value().to_vec()))
     }
 
     /// Remove the node at `key` and, for a collection, everything below it;
@@ -211,6 +225,7 @@ impl W<'_> {
                 NodeKind::Resource(r) => {
                     if let (Some(uid), Some(p)) = (r.uid.as_deref(), k.rfind('/')) {
                         uids.remove((&k[..=p], uid))?;
+                        self.0.open_table(POLICIES)?.remove(k.as_str())?;
                     }
                 }
             }
@@ -518,6 +533,8 @@ impl Store {
                         "a collection exists at this path",
                     ));
                 }
+                // First: racing adds for the last seats end in clean refusals.
+                w.check_seats(&key, req.seats_wanted)?;
                 check_conditions(old.as_ref(), req.if_match.as_deref(), req.if_none_match_any)?;
                 check_schedule_tag(old.as_ref(), req.if_schedule_tag.as_deref())?;
                 let parent = w.parent(&user, &path)?;
@@ -581,6 +598,16 @@ impl Store {
                 };
                 let old_bytes = old.as_ref().map_or(0, Node::stored_bytes);
                 w.check_quota(&user, node.stored_bytes() as i64 - old_bytes as i64, quota)?;
+                if let Some(settings) = req.policy {
+                    let mut p = w.policy(&key)?.unwrap_or(super::Policy {
+                        settings: settings.clone(),
+                        taken: 0,
+                        held: 0,
+                        waiting: Vec::new(),
+                    });
+                    p.settings = settings;
+                    w.put_policy(&key, &p)?;
+                }
                 w.write_resource(
                     &user,
                     &key,

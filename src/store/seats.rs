@@ -1,0 +1,612 @@
+//! Seats, holds and the waiting list of an event (issue 11). Tables:
+//! `policies` (node key -> Policy: the event's capacity and reminder
+//! settings with its seat counters and waiting list) and `holds` (id ->
+//! Hold). Every check and the change it guards are one transaction:
+//!
+//! * `taken` is recounted from the object (`ical::seats_taken`) whenever a
+//!   calendar object with a policy is written (`W::seats_after_write`), by
+//!   any door; when it drops and people wait, a `Promote` timer is queued
+//!   in the same transaction.
+//! * A write that adds guests says how many seats it wants
+//!   (`PutRequest::seats_wanted`); it is refused with `CapacityExceeded`
+//!   before any other check when fewer are free, so racing adds resolve
+//!   to clean refusals rather than conflicts.
+//! * A hold counts in `held` from its creation until it is confirmed
+//!   (its seats become guests), released, or expires (a `HoldExpiry`
+//!   timer written with it).
+
+use super::Store;
+use super::error::{Result, StoreError};
+use super::model::NewMessage;
+use super::tables::{HOLD_COUNTER, HOLDS, POLICIES, node_key};
+use super::timers::TimerKind;
+use super::write::{W, now};
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+
+/// What happens when a seat frees and people wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitlistMode {
+    /// The first person waiting is invited at once.
+    Invite,
+    /// The first person waiting gets a hold the application confirms.
+    Offer,
+}
+
+/// The settings of an event's policy (what an application sets).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolicySettings {
+    pub capacity: Option<u32>,
+    pub release_on_decline: bool,
+    pub waitlist: Option<WaitlistMode>,
+    /// Seconds a waiting-list offer is held.
+    pub waitlist_offer_ttl: i64,
+    /// Seconds after an invitation before a reminder.
+    pub remind_after: Option<i64>,
+    pub max_reminders: u32,
+}
+
+impl Default for PolicySettings {
+    fn default() -> Self {
+        PolicySettings {
+            capacity: None,
+            release_on_decline: true,
+            waitlist: None,
+            waitlist_offer_ttl: 3600,
+            remind_after: None,
+            max_reminders: 1,
+        }
+    }
+}
+
+/// Someone on the waiting list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Waiting {
+    /// Lower-case address without `mailto:`.
+    pub email: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When they were added (Unix seconds).
+    pub at: i64,
+}
+
+/// An event's policy and seat counters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    #[serde(flatten)]
+    pub settings: PolicySettings,
+    /// Seats the guest list takes (recounted at every write of the object).
+    pub taken: u32,
+    /// Seats in active holds.
+    pub held: u32,
+    /// First come, first served.
+    pub waiting: Vec<Waiting>,
+}
+
+impl Policy {
+    /// Free seats; None without a capacity.
+    pub fn available(&self) -> Option<u32> {
+        self.settings
+            .capacity
+            .map(|c| c.saturating_sub(self.taken.saturating_add(self.held)))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldState {
+    Held,
+    Confirmed,
+    Released,
+    Expired,
+}
+
+/// Seats reserved for a checkout (or a waiting-list offer).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: u64,
+    /// Owner and the event's path below the home.
+    pub user: String,
+    pub path: String,
+    pub seats: u32,
+    pub created: i64,
+    pub expires_at: i64,
+    pub state: HoldState,
+    /// When the state last changed.
+    pub changed: i64,
+    /// Who the seats went to (confirmed).
+    #[serde(default)]
+    pub attendees: Vec<String>,
+    /// The waiting-list entry this hold was offered to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_to: Option<Waiting>,
+    /// Key of its expiry timer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer: Option<(i64, u64)>,
+}
+
+/// What a confirm did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirmed {
+    /// Confirmed now (the messages were queued) or before (nothing queued):
+    /// the hold as stored.
+    Done { hold: Hold, queued: bool },
+    /// The hold expired (now or before) or was released: nothing changed
+    /// but its release.
+    Gone(Hold),
+}
+
+/// Turns the stored object and the hold's guests into the object to store
+/// and its REQUESTs (an iTIP rule run inside the transaction); an error
+/// refuses the confirm.
+pub type GuestRule = Box<
+    dyn FnOnce(&str, &[Waiting]) -> std::result::Result<Option<(String, Vec<NewMessage>)>, String>
+        + Send,
+>;
+
+impl W<'_> {
+    pub(super) fn policy(&self, key: &str) -> Result<Option<Policy>> {
+        let t = self.0.open_table(POLICIES)?;
+        let v = t.get(key)?;
+        Ok(match v {
+            Some(v) => Some(serde_json::from_slice(v.value())?),
+            None => None,
+        })
+    }
+
+    pub(super) fn put_policy(&self, key: &str, p: &Policy) -> Result<()> {
+        let bytes = serde_json::to_vec(p)?;
+        self.0.open_table(POLICIES)?.insert(key, bytes.as_slice())?;
+        Ok(())
+    }
+
+    fn hold(&self, id: u64) -> Result<Option<Hold>> {
+        let t = self.0.open_table(HOLDS)?;
+        let v = t.get(id)?;
+        Ok(match v {
+            Some(v) => Some(serde_json::from_slice(v.value())?),
+            None => None,
+        })
+    }
+
+    fn put_hold(&self, h: &Hold) -> Result<()> {
+        let bytes = serde_json::to_vec(h)?;
+        self.0.open_table(HOLDS)?.insert(h.id, bytes.as_slice())?;
+        Ok(())
+    }
+
+    /// Refuse a write that wants `wanted` seats of the event at `key`
+    /// when fewer are free (a check: writes nothing).
+    pub(super) fn check_seats(&self, key: &str, wanted: u32) -> Result<()> {
+        if wanted == 0 {
+            return Ok(());
+        }
+        if let Some(available) = self.policy(key)?.and_then(|p| p.available())
+            && wanted > available
+        {
+            return Err(StoreError::CapacityExceeded { available });
+        }
+        Ok(())
+    }
+
+    /// After the object at `key` was written: recount its seats; when
+    /// seats came free and people wait, queue their promotion.
+    pub(super) fn seats_after_write(&self, user: &str, key: &str, body: &[u8]) -> Result<()> {
+        let Some(mut p) = self.policy(key)? else {
+            return Ok(());
+        };
+        let text = String::from_utf8_lossy(body);
+        let taken = crate::ical::seats_taken(&text, p.settings.release_on_decline);
+        if taken == p.taken {
+            return Ok(());
+        }
+        let freed = taken < p.taken;
+        p.taken = taken;
+        self.put_policy(key, &p)?;
+        if freed {
+            self.promote_later(user, key, &p)?;
+        }
+        Ok(())
+    }
+
+    /// Queue a promotion of the waiting list when it may place someone.
+    fn promote_later(&self, user: &str, key: &str, p: &Policy) -> Result<()> {
+        if p.settings.waitlist.is_some()
+            && !p.waiting.is_empty()
+            && p.available().is_some_and(|a| a > 0)
+        {
+            let path = key[user.len() + 1..].to_string();
+            self.add_timer(
+                now(),
+                TimerKind::Promote {
+                    user: user.to_string(),
+                    path,
+                },
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Create a hold (the check comes first; then the hold, its timer
+    /// and the counter).
+    fn new_hold(
+        &self,
+        user: &str,
+        path: &str,
+        seats: u32,
+        ttl: i64,
+        offered_to: Option<Waiting>,
+        p: &mut Policy,
+    ) -> Result<Hold> {
+        let t = now();
+        let id = self.next(HOLD_COUNTER)?;
+        let expires_at = t.saturating_add(ttl);
+        let timer = self.add_timer(expires_at, TimerKind::HoldExpiry { hold: id })?;
+        let hold = Hold {
+            id,
+            user: user.to_string(),
+            path: path.to_string(),
+            seats,
+            created: t,
+            expires_at,
+            state: HoldState::Held,
+            changed: t,
+            attendees: Vec::new(),
+            offered_to,
+            timer: Some(timer),
+        };
+        self.put_hold(&hold)?;
+        p.held = p.held.saturating_add(seats);
+        Ok(hold)
+    }
+
+    /// End an active hold (`state`: released or expired), give its seats
+    /// back and let the waiting list have them.
+    fn end_hold(&self, mut h: Hold, state: HoldState) -> Result<Hold> {
+        let key = node_key(&h.user, &h.path);
+        if let Some(timer) = h.timer.take() {
+            self.remove_timer(timer)?;
+        }
+        h.state = state;
+        h.changed = now();
+        self.put_hold(&h)?;
+        if let Some(mut p) = self.policy(&key)? {
+            p.held = p.held.saturating_sub(h.seats);
+            self.put_policy(&key, &p)?;
+            self.promote_later(&h.user, &key, &p)?;
+        }
+        Ok(h)
+    }
+}
+
+impl Store {
+    /// The policy of the event at `path` in `user`'s home.
+    pub fn policy(&self, user: &str, path: &str) -> Result<Option<Policy>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(POLICIES)?;
+        let v = t.get(node_key(user, path).as_str())?;
+        Ok(match v {
+            Some(v) => Some(serde_json::from_slice(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Set the settings of an existing event's policy (counters and the
+    /// waiting list are kept). A capacity below the seats taken and held
+    /// is refused (`CapacityExceeded`). Reminders switched on are
+    /// scheduled for the invitations still without one.
+    pub async fn policy_set(
+        &self,
+        user: &str,
+        path: &str,
+        settings: PolicySettings,
+    ) -> Result<Policy> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let key = node_key(&user, &path);
+                let node = w.node(&key)?.ok_or(StoreError::NotFound)?;
+                let body = w.body(&key)?.ok_or(StoreError::NotFound)?;
+                let old = w.policy(&key)?;
+                let (taken, held, waiting) = match &old {
+                    Some(p) => (p.taken, p.held, p.waiting.clone()),
+                    None => (
+                        crate::ical::seats_taken(
+                            &String::from_utf8_lossy(&body),
+                            settings.release_on_decline,
+                        ),
+                        0,
+                        Vec::new(),
+                    ),
+                };
+                drop(node);
+                if let Some(c) = settings.capacity
+                    && c < taken.saturating_add(held)
+                    && old.as_ref().and_then(|p| p.settings.capacity) != Some(c)
+                {
+                    return Err(StoreError::CapacityExceeded { available: 0 });
+                }
+                let reminders_on = settings.remind_after.is_some()
+                    && old.as_ref().and_then(|p| p.settings.remind_after) != settings.remind_after;
+                let mut p = Policy {
+                    settings,
+                    taken,
+                    held,
+                    waiting,
+                };
+                // The release rule may have changed: recount.
+                p.taken = crate::ical::seats_taken(
+                    &String::from_utf8_lossy(&body),
+                    p.settings.release_on_decline,
+                );
+                w.put_policy(&key, &p)?;
+                if reminders_on {
+                    w.reschedule_reminders(&user, &key, &p)?;
+                }
+                w.promote_later(&user, &key, &p)?;
+                Ok(p)
+            })
+            .await
+    }
+
+    pub fn hold(&self, id: u64) -> Result<Option<Hold>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(HOLDS)?;
+        let v = t.get(id)?;
+        Ok(match v {
+            Some(v) => Some(serde_json::from_slice(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Hold `seats` seats of the event at `path` for `ttl` seconds:
+    /// `CapacityExceeded` when they are not free; `Rejected` when the
+    /// event has no capacity.
+    pub async fn hold_create(&self, user: &str, path: &str, seats: u32, ttl: i64) -> Result<Hold> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let key = node_key(&user, &path);
+                if w.node(&key)?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
+                let Some(available) = p.available() else {
+                    return Err(StoreError::Rejected("the event has no capacity".into()));
+                };
+                if seats > available {
+                    return Err(StoreError::CapacityExceeded { available });
+                }
+                let hold = w.new_hold(&user, &path, seats, ttl, None, &mut p)?;
+                w.put_policy(&key, &p)?;
+                Ok(hold)
+            })
+            .await
+    }
+
+    /// Release an active hold of `user` at once; a hold that is no longer
+    /// active is returned as it is.
+    pub async fn hold_release(&self, user: &str, id: u64) -> Result<Hold> {
+        let user = user.to_string();
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let h = w
+                    .hold(id)?
+                    .filter(|h| h.user == user)
+                    .ok_or(StoreError::NotFound)?;
+                if h.state != HoldState::Held {
+                    return Ok(h);
+                }
+                w.end_hold(h, HoldState::Released)
+            })
+            .await
+    }
+
+    /// Confirm a hold of `user`: `guests` (at most its seats; empty for a
+    /// waiting-list offer means the person offered) become attendees
+    /// through `rule`, their REQUESTs are queued, unused seats come free,
+    /// all in one transaction. Confirming again returns the first result
+    /// and queues nothing; a hold past its expiry is released and `Gone`.
+    pub async fn hold_confirm(
+        &self,
+        user: &str,
+        id: u64,
+        guests: Vec<Waiting>,
+        rule: GuestRule,
+    ) -> Result<Confirmed> {
+        let user = user.to_string();
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let h = w
+                    .hold(id)?
+                    .filter(|h| h.user == user)
+                    .ok_or(StoreError::NotFound)?;
+                match h.state {
+                    HoldState::Confirmed => {
+                        return Ok(Confirmed::Done {
+                            hold: h,
+                            queued: false,
+                        });
+                    }
+                    HoldState::Released | HoldState::Expired => return Ok(Confirmed::Gone(h)),
+                    HoldState::Held => {}
+                }
+                if h.expires_at <= now() {
+                    return Ok(Confirmed::Gone(w.end_hold(h, HoldState::Expired)?));
+                }
+                let guests = match (guests.is_empty(), &h.offered_to) {
+                    (true, Some(o)) => vec![o.clone()],
+                    _ => guests,
+                };
+                if guests.is_empty() || guests.len() > h.seats as usize {
+                    return Err(StoreError::Rejected(format!(
+                        "a hold of {} seat(s) confirms 1 to {} attendee(s)",
+                        h.seats, h.seats
+                    )));
+                }
+                let key = node_key(&h.user, &h.path);
+                let text = w.body(&key)?.ok_or(StoreError::NotFound)?;
+                let text = String::from_utf8(text)
+                    .map_err(|_| StoreError::Rejected("the event is not UTF-8".into()))?;
+                let planned = rule(&text, &guests).map_err(StoreError::Rejected)?;
+                let mut h = h;
+                if let Some(timer) = h.timer.take() {
+                    w.remove_timer(timer)?;
+                }
+                let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
+                p.held = p.held.saturating_sub(h.seats);
+                w.put_policy(&key, &p)?;
+                let queued = planned.is_some();
+                if let Some((stored, messages)) = planned {
+                    w.rewrite_object(&h.user, &h.path, stored, true)?;
+                    w.enqueue(&h.user, &h.path, messages)?;
+                }
+                h.state = HoldState::Confirmed;
+                h.changed = now();
+                h.attendees = guests.iter().map(|g| g.email.clone()).collect();
+                w.put_hold(&h)?;
+                // Seats of the hold not used by new guests.
+                if let Some(p) = w.policy(&key)? {
+                    w.promote_later(&h.user, &key, &p)?;
+                }
+                Ok(Confirmed::Done { hold: h, queued })
+            })
+            .await
+    }
+
+    /// Add people to the waiting list of the event at `path` (those
+    /// already waiting or given in `skip` are left out); returns the
+    /// policy after. `Rejected` when the event has no waiting list.
+    pub async fn waitlist_add(
+        &self,
+        user: &str,
+        path: &str,
+        people: Vec<Waiting>,
+        skip: Vec<String>,
+    ) -> Result<(Policy, Vec<String>)> {
+        let (user, path) = (user.to_string(), path.to_string());
+        self.writer
+            .write(move |txn| {
+                let w = W(txn);
+                let key = node_key(&user, &path);
+                if w.node(&key)?.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
+                if p.settings.waitlist.is_none() {
+                    return Err(StoreError::Rejected("the event has no waiting list".into()));
+                }
+                let offered = w.offers_of(&user, &path)?;
+                let mut added = Vec::new();
+                for person in people {
+                    let known = p.waiting.iter().any(|x| x.email == person.email)
+                        || skip.contains(&person.email)
+                        || offered.contains(&person.email);
+                    if !known {
+                        added.push(person.email.clone());
+                        p.waiting.push(person);
+                    }
+                }
+                w.put_policy(&key, &p)?;
+                w.promote_later(&user, &key, &p)?;
+                Ok((p, added))
+            })
+            .await
+    }
+
+    /// The active waiting-list offers (holds) of the event at `path`.
+    pub fn offers(&self, user: &str, path: &str) -> Result<Vec<Hold>> {
+        let txn = self.db.begin_read()?;
+        let t = txn.open_table(HOLDS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let h: Hold = serde_json::from_slice(v.value())?;
+            if h.user == user
+                && h.path == path
+                && h.offered_to.is_some()
+                && h.state == HoldState::Held
+            {
+                out.push(h);
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl W<'_> {
+    /// Addresses with an active offer on the event.
+    fn offers_of(&self, user: &str, path: &str) -> Result<Vec<String>> {
+        let t = self.0.open_table(HOLDS)?;
+        let mut out = Vec::new();
+        for row in t.iter()? {
+            let (_, v) = row?;
+            let h: Hold = serde_json::from_slice(v.value())?;
+            if h.user == user
+                && h.path == path
+                && h.state == HoldState::Held
+                && let Some(o) = h.offered_to
+            {
+                out.push(o.email);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Run a due `HoldExpiry` timer: the hold ends if still active.
+    pub(super) fn expire_hold(&self, id: u64) -> Result<()> {
+        if let Some(mut h) = self.hold(id)? {
+            if h.state == HoldState::Held {
+                h.timer = None; // the timer being run is removed by the caller
+                self.end_hold(h, HoldState::Expired)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Run a due `Promote` timer: give free seats to the first people
+    /// waiting, as invitations (through `rule`) or as offers.
+    pub(super) fn promote(&self, user: &str, path: &str, rule: GuestRule) -> Result<()> {
+        let key = node_key(user, path);
+        let Some(mut p) = self.policy(&key)? else {
+            return Ok(());
+        };
+        if self.node(&key)?.is_none() {
+            return Ok(());
+        }
+        let n = p.available().unwrap_or(0).min(p.waiting.len() as u32) as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        let chosen: Vec<Waiting> = p.waiting.drain(..n).collect();
+        match p.settings.waitlist {
+            None => return Ok(()),
+            Some(WaitlistMode::Offer) => {
+                let ttl = p.settings.waitlist_offer_ttl;
+                for person in chosen {
+                    self.new_hold(user, path, 1, ttl, Some(person), &mut p)?;
+                }
+                self.put_policy(&key, &p)?;
+            }
+            Some(WaitlistMode::Invite) => {
+                let Some(text) = self.body(&key)? else {
+                    return Ok(());
+                };
+                let text = String::from_utf8_lossy(&text).into_owned();
+                // Checked before writing: a refusal leaves them waiting.
+                let planned = rule(&text, &chosen).map_err(StoreError::Rejected)?;
+                self.put_policy(&key, &p)?;
+                if let Some((stored, messages)) = planned {
+                    self.rewrite_object(user, path, stored, true)?;
+                    self.enqueue(user, path, messages)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
