@@ -2,20 +2,37 @@
 //! reminders and the store's timestamps. It is the system clock, plus an
 //! offset that only a server started with `HERALD_TEST_CLOCK=1` lets
 //! `herald test-clock advance DURATION` move (tests move time instead of
-//! waiting; a production server refuses the command).
+//! waiting; a production server refuses the command). The offset is kept
+//! in the data directory (`test-clock-offset`), so time never goes back
+//! across a restart of a test server.
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 static OFFSET: AtomicI64 = AtomicI64::new(0);
 static ENABLED: AtomicBool = AtomicBool::new(false);
+static OFFSET_FILE: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// File in the data directory that keeps the test clock's offset.
+pub const OFFSET_FILE_NAME: &str = "test-clock-offset";
 
 /// Environment variable that enables the test clock at server start.
 pub const TEST_CLOCK_ENV: &str = "HERALD_TEST_CLOCK";
 
-/// Read `HERALD_TEST_CLOCK` once, at start.
-pub fn init_from_env() {
+/// Read `HERALD_TEST_CLOCK` once, at start, and the offset a previous
+/// run of the test server on `data_dir` left.
+pub fn init_from_env(data_dir: &std::path::Path) {
     let on = std::env::var(TEST_CLOCK_ENV).is_ok_and(|v| v == "1");
     ENABLED.store(on, Ordering::Relaxed);
+    if !on {
+        return;
+    }
+    let file = data_dir.join(OFFSET_FILE_NAME);
+    let kept = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .unwrap_or(0);
+    OFFSET.store(kept, Ordering::Relaxed);
+    let _ = OFFSET_FILE.set(file);
 }
 
 /// Whether the test clock may be moved.
@@ -28,7 +45,12 @@ pub fn advance(seconds: i64) -> bool {
     if !test_clock_enabled() || seconds < 0 {
         return false;
     }
-    OFFSET.fetch_add(seconds, Ordering::Relaxed);
+    let offset = OFFSET.fetch_add(seconds, Ordering::Relaxed) + seconds;
+    if let Some(file) = OFFSET_FILE.get()
+        && let Err(e) = std::fs::write(file, offset.to_string())
+    {
+        tracing::warn!("test clock: {}: {e}", file.display());
+    }
     true
 }
 

@@ -294,7 +294,12 @@ pub fn event_out(path: &str, l: Loaded) -> EventOut {
         .map(|((a, d), i)| AttendeeOut {
             invited_at: i.as_ref().map(|i| rfc3339(i.invited_at)),
             reminders_sent: i.as_ref().map_or(0, |i| i.reminders_sent),
-            next_reminder_at: i.as_ref().and_then(|i| i.next_reminder_at).map(rfc3339),
+            // A reminder is still to come only for who has not answered.
+            next_reminder_at: i
+                .as_ref()
+                .and_then(|i| i.next_reminder_at)
+                .filter(|_| a.partstat.eq_ignore_ascii_case("NEEDS-ACTION"))
+                .map(rfc3339),
             email: a.email,
             name: a.name,
             role: a.role.into(),

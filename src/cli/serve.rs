@@ -44,7 +44,6 @@ async fn bootstrap(store: &Store) -> Result<(), String> {
 }
 
 pub async fn serve(mut config: Config) -> Result<(), String> {
-    crate::clock::init_from_env();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("herald=info"));
     let _ = tracing_subscriber::fmt()
@@ -53,6 +52,7 @@ pub async fn serve(mut config: Config) -> Result<(), String> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
     let dir = config.server.data_dir.clone();
+    crate::clock::init_from_env(&dir);
     let store = match Store::open(&dir) {
         Ok(s) => s,
         Err(OpenError::InUse) => {

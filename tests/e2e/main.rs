@@ -7,6 +7,8 @@ mod api_events;
 mod api_feeds;
 mod api_idempotency;
 mod api_jobs;
+mod api_reminders;
+mod api_seats;
 mod cli;
 mod crash;
 mod discovery;

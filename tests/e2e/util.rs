@@ -82,6 +82,7 @@ impl Server {
         }
         let mut child = cmd
             .env("HERALD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("HERALD_TEST_CLOCK", "1")
             .env("RUST_LOG", "herald=warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
