@@ -9,79 +9,11 @@
 #[path = "support/mod.rs"]
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::Command;
+use support::{call, cli, connect, id_of};
+
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// One request on a kept-alive connection; (status, body).
-fn call(
-    conn: &mut BufReader<TcpStream>,
-    addr: &str,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: &str,
-) -> (u16, String) {
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    );
-    let s = conn.get_mut();
-    s.write_all(head.as_bytes()).expect("write");
-    s.write_all(body.as_bytes()).expect("write");
-    let mut line = String::new();
-    conn.read_line(&mut line).expect("status line");
-    let status = line
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let mut len = 0usize;
-    loop {
-        line.clear();
-        conn.read_line(&mut line).expect("header");
-        if line == "\r\n" || line.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = line.split_once(':')
-            && k.eq_ignore_ascii_case("content-length")
-        {
-            len = v.trim().parse().unwrap_or(0);
-        }
-    }
-    let mut buf = vec![0u8; len];
-    conn.read_exact(&mut buf).expect("body");
-    (status, String::from_utf8_lossy(&buf).into_owned())
-}
-
-fn connect(addr: &str) -> BufReader<TcpStream> {
-    let s = TcpStream::connect(addr).expect("connect");
-    s.set_nodelay(true).ok();
-    BufReader::new(s)
-}
-
-fn cli(dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args(args)
-        .arg("--data-dir")
-        .arg(dir.join("data"))
-        .output()
-        .expect("herald cli");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn id_of(body: &str) -> String {
-    let v: serde_json::Value = serde_json::from_str(body).expect("json");
-    v["id"].as_str().expect("id").to_string()
-}
 
 fn main() {
     let n: usize = std::env::args()

@@ -285,6 +285,7 @@ pub fn event_out(path: &str, l: Loaded) -> EventOut {
         taken: 0,
         held: 0,
         waiting: Vec::new(),
+        offered: Vec::new(),
     });
     let attendees = v
         .attendees

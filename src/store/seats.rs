@@ -82,6 +82,9 @@ pub struct Policy {
     pub held: u32,
     /// First come, first served.
     pub waiting: Vec<Waiting>,
+    /// Open waiting-list offers: (address, hold id).
+    #[serde(default)]
+    pub offered: Vec<(String, u64)>,
 }
 
 impl Policy {
@@ -256,6 +259,9 @@ impl W<'_> {
             offered_to,
             timer: Some(timer),
         };
+        if let Some(o) = &hold.offered_to {
+            p.offered.push((o.email.clone(), id));
+        }
         self.put_hold(&hold)?;
         p.held = p.held.saturating_add(seats);
         Ok(hold)
@@ -273,6 +279,7 @@ impl W<'_> {
         self.put_hold(&h)?;
         if let Some(mut p) = self.policy(&key)? {
             p.held = p.held.saturating_sub(h.seats);
+            p.offered.retain(|(_, id)| *id != h.id);
             self.put_policy(&key, &p)?;
             self.promote_later(&h.user, &key, &p)?;
         }
@@ -310,37 +317,30 @@ impl Store {
                 let node = w.node(&key)?.ok_or(StoreError::NotFound)?;
                 let body = w.body(&key)?.ok_or(StoreError::NotFound)?;
                 let old = w.policy(&key)?;
-                let (taken, held, waiting) = match &old {
-                    Some(p) => (p.taken, p.held, p.waiting.clone()),
-                    None => (
-                        crate::ical::seats_taken(
-                            &String::from_utf8_lossy(&body),
-                            settings.release_on_decline,
-                        ),
-                        0,
-                        Vec::new(),
-                    ),
-                };
                 drop(node);
-                if let Some(c) = settings.capacity
-                    && c < taken.saturating_add(held)
-                    && old.as_ref().and_then(|p| p.settings.capacity) != Some(c)
-                {
-                    return Err(StoreError::CapacityExceeded { available: 0 });
-                }
                 let reminders_on = settings.remind_after.is_some()
                     && old.as_ref().and_then(|p| p.settings.remind_after) != settings.remind_after;
-                let mut p = Policy {
-                    settings,
-                    taken,
-                    held,
-                    waiting,
-                };
+                let old_capacity = old.as_ref().and_then(|p| p.settings.capacity);
+                let mut p = old.unwrap_or(Policy {
+                    settings: settings.clone(),
+                    taken: 0,
+                    held: 0,
+                    waiting: Vec::new(),
+                    offered: Vec::new(),
+                });
+                p.settings = settings;
                 // The release rule may have changed: recount.
                 p.taken = crate::ical::seats_taken(
                     &String::from_utf8_lossy(&body),
                     p.settings.release_on_decline,
                 );
+                // Lowering the capacity below what is taken and held is refused.
+                if let Some(c) = p.settings.capacity
+                    && c < p.taken.saturating_add(p.held)
+                    && old_capacity != Some(c)
+                {
+                    return Err(StoreError::CapacityExceeded { available: 0 });
+                }
                 w.put_policy(&key, &p)?;
                 if reminders_on {
                     w.reschedule_reminders(&user, &key, &p)?;
@@ -460,6 +460,7 @@ impl Store {
                 }
                 let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
                 p.held = p.held.saturating_sub(h.seats);
+                p.offered.retain(|(_, id)| *id != h.id);
                 w.put_policy(&key, &p)?;
                 let queued = planned.is_some();
                 if let Some((stored, messages)) = planned {
@@ -501,12 +502,11 @@ impl Store {
                 if p.settings.waitlist.is_none() {
                     return Err(StoreError::Rejected("the event has no waiting list".into()));
                 }
-                let offered = w.offers_of(&user, &path)?;
                 let mut added = Vec::new();
                 for person in people {
                     let known = p.waiting.iter().any(|x| x.email == person.email)
                         || skip.contains(&person.email)
-                        || offered.contains(&person.email);
+                        || p.offered.iter().any(|(e, _)| *e == person.email);
                     if !known {
                         added.push(person.email.clone());
                         p.waiting.push(person);
@@ -519,19 +519,14 @@ impl Store {
             .await
     }
 
-    /// The active waiting-list offers (holds) of the event at `path`.
+    /// The open waiting-list offers (holds) of the event at `path`.
     pub fn offers(&self, user: &str, path: &str) -> Result<Vec<Hold>> {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(HOLDS)?;
+        let Some(p) = self.policy(user, path)? else {
+            return Ok(Vec::new());
+        };
         let mut out = Vec::new();
-        for row in t.iter()? {
-            let (_, v) = row?;
-            let h: Hold = serde_json::from_slice(v.value())?;
-            if h.user == user
-                && h.path == path
-                && h.offered_to.is_some()
-                && h.state == HoldState::Held
-            {
+        for (_, id) in p.offered {
+            if let Some(h) = self.hold(id)? {
                 out.push(h);
             }
         }
@@ -540,24 +535,6 @@ impl Store {
 }
 
 impl W<'_> {
-    /// Addresses with an active offer on the event.
-    fn offers_of(&self, user: &str, path: &str) -> Result<Vec<String>> {
-        let t = self.0.open_table(HOLDS)?;
-        let mut out = Vec::new();
-        for row in t.iter()? {
-            let (_, v) = row?;
-            let h: Hold = serde_json::from_slice(v.value())?;
-            if h.user == user
-                && h.path == path
-                && h.state == HoldState::Held
-                && let Some(o) = h.offered_to
-            {
-                out.push(o.email);
-            }
-        }
-        Ok(out)
-    }
-
     /// Run a due `HoldExpiry` timer: the hold ends if still active.
     pub(super) fn expire_hold(&self, id: u64) -> Result<()> {
         if let Some(mut h) = self.hold(id)? {

@@ -604,6 +604,7 @@ impl Store {
                         taken: 0,
                         held: 0,
                         waiting: Vec::new(),
+                        offered: Vec::new(),
                     });
                     p.settings = settings;
                     w.put_policy(&key, &p)?;
