@@ -35,9 +35,9 @@ const BATCH: usize = 256;
 const POLL: Duration = Duration::from_secs(1);
 /// Messages per parallel SMTP connection in a round (below that, fewer connections).
 const PER_LANE: usize = 16;
-/// Longest a recorded SCHEDULE-STATUS waits for its object while full
-/// rounds follow each other (rewriting a large organizer copy after every
-/// round would cost more than the round).
+/// How often recorded SCHEDULE-STATUSes are written into their objects
+/// (rewriting a large organizer copy after every round would cost more
+/// than the round).
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 /// Time allowed for recording one result.
 const RECORD_SECONDS: u64 = 60;
@@ -147,18 +147,21 @@ impl Worker {
     /// Claim and deliver one batch over parallel lanes (one per SMTP
     /// connection); returns how many were claimed. Each result is recorded
     /// right after its attempt; the SCHEDULE-STATUS updates go into the
-    /// originating objects, one rewrite per object, at the end of a round
-    /// that emptied the queue, or at most `STATUS_EVERY` after the last
-    /// such rewrite while full rounds follow. A stop in between loses
-    /// nothing: the statuses are recorded with the results and applied at
-    /// the next start.
+    /// originating objects, one rewrite per object, at most once per
+    /// `STATUS_EVERY` (a steady trickle of messages would otherwise rewrite
+    /// a large organizer copy after every one of them); an idle worker
+    /// applies what is left when it wakes next (within `POLL`). A stop in
+    /// between loses nothing: the statuses are recorded with the results
+    /// and applied at the next start.
     pub async fn round(&mut self) -> Result<usize, StoreError> {
         let (lease, window) = lease_plan(&self.ctx.smtp);
         let started = Instant::now();
         let claimed = self.ctx.store.outbox_claim(lease as i64, BATCH).await?;
         let n = claimed.len();
         if n == 0 {
-            self.apply_statuses().await?;
+            if self.applied_at.elapsed() >= STATUS_EVERY {
+                self.apply_statuses().await?;
+            }
             for sender in &mut self.senders {
                 sender.close().await;
             }
@@ -206,7 +209,7 @@ impl Worker {
             self.ctx.store.outbox_release(left).await?;
         }
         self.unapplied.extend(ids);
-        if n < BATCH || self.applied_at.elapsed() >= STATUS_EVERY {
+        if self.applied_at.elapsed() >= STATUS_EVERY {
             self.apply_statuses().await?;
         }
         match failure {

@@ -262,7 +262,8 @@ pub async fn create_hold(actor: &Actor<'_>, path: &str, seats: i64, ttl: i64) ->
     if !(1..=i64::from(MAX_HOLD_SEATS)).contains(&seats) {
         return Err(FieldError::new("seats", format!("must be 1 to {MAX_HOLD_SEATS}")).into());
     }
-    organized(actor, path)?;
+    // Only the organizer gives an event a policy (create, `set_policy`),
+    // and a hold needs one: no need to read the event here.
     match actor
         .store
         .hold_create(actor.user, path, seats as u32, ttl)
@@ -290,19 +291,99 @@ pub fn guest(field: &str, email: &str, name: Option<String>) -> Result<Waiting> 
     })
 }
 
+/// A confirm waiting for its event's next batch.
+type Waiter = (
+    u64,
+    Vec<Waiting>,
+    tokio::sync::oneshot::Sender<std::result::Result<Confirmed, StoreError>>,
+);
+
+/// Confirms waiting per event ("user/path"), and whether a batch runs.
+#[derive(Default)]
+struct Queue {
+    running: bool,
+    waiting: Vec<Waiter>,
+}
+
+static QUEUES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Queue>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn queues() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, Queue>> {
+    QUEUES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Run the confirms queued for one event, a batch per store transaction,
+/// until none wait. A task of its own: a client that goes away cannot
+/// stop it halfway.
+async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String>, max: usize) {
+    let key = format!("{user}/{path}");
+    loop {
+        let batch = {
+            let mut q = queues();
+            let Some(e) = q.get_mut(&key) else { return };
+            if e.waiting.is_empty() {
+                q.remove(&key);
+                return;
+            }
+            std::mem::take(&mut e.waiting)
+        };
+        let (confirms, replies): (Vec<_>, Vec<_>) =
+            batch.into_iter().map(|(id, g, tx)| ((id, g), tx)).unzip();
+        let rule = guest_rule(store.clone(), mine.clone(), max);
+        match store.hold_confirm(&user, &path, confirms, rule).await {
+            Ok(results) => {
+                for (r, tx) in results.into_iter().zip(replies) {
+                    let _ = tx.send(r);
+                }
+            }
+            Err(e) => {
+                for tx in replies {
+                    let _ = tx.send(Err(e.clone()));
+                }
+            }
+        }
+    }
+}
+
 /// Confirm hold `id` of the actor with `guests` (see `Store::hold_confirm`).
+/// Confirms of one event that arrive while a batch is being written join
+/// the next batch: the event is parsed and rewritten once per batch, not
+/// once per hold, which is what lets a checkout rush on one event scale.
 pub async fn confirm_hold(
     actor: &Actor<'_>,
     id: u64,
     guests: Vec<Waiting>,
     max_per_instance: usize,
 ) -> Result<Confirmed> {
-    let rule = guest_rule(actor.store.clone(), my_addresses(actor)?, max_per_instance);
-    let done = match actor.store.hold_confirm(actor.user, id, guests, rule).await {
-        Err(StoreError::Rejected(why)) => {
+    let hold = actor
+        .store
+        .hold(id)?
+        .filter(|h| h.user == actor.user)
+        .ok_or(StoreError::NotFound)?;
+    let key = format!("{}/{}", actor.user, hold.path);
+    let mine = my_addresses(actor)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let lead = {
+        let mut q = queues();
+        let e = q.entry(key).or_default();
+        e.waiting.push((id, guests, tx));
+        !std::mem::replace(&mut e.running, true)
+    };
+    if lead {
+        tokio::spawn(run_confirms(
+            actor.store.clone(),
+            actor.user.to_string(),
+            hold.path.clone(),
+            mine,
+            max_per_instance,
+        ));
+    }
+    let done = match rx.await {
+        Ok(Err(StoreError::Rejected(why))) => {
             return Err(FieldError::new("attendees", why).into());
         }
-        r => r?,
+        Ok(r) => r?,
+        Err(_) => return Err(EngineError::Internal("the confirm was dropped".into())),
     };
     if matches!(done, Confirmed::Done { queued: true, .. }) {
         actor.outbox_ready.notify_one();

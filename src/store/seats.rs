@@ -406,76 +406,107 @@ impl Store {
             .await
     }
 
-    /// Confirm a hold of `user`: `guests` (at most its seats; empty for a
-    /// waiting-list offer means the person offered) become attendees
-    /// through `rule`, their REQUESTs are queued, unused seats come free,
-    /// all in one transaction. Confirming again returns the first result
-    /// and queues nothing; a hold past its expiry is released and `Gone`.
+    /// Confirm holds of `user` on the event at `path`, each with its
+    /// guests (at most its seats; none for a waiting-list offer means the
+    /// person offered): the guests become attendees through ONE run of
+    /// `rule` and one rewrite of the object, their REQUESTs are queued and
+    /// unused seats come free, all in one transaction. Per hold: a hold
+    /// confirmed before answers as it is and queues nothing; one past its
+    /// expiry is released and `Gone`; a hold of another event or user is
+    /// `NotFound`; too many guests is `Rejected` (that hold only).
     pub async fn hold_confirm(
         &self,
         user: &str,
-        id: u64,
-        guests: Vec<Waiting>,
+        path: &str,
+        confirms: Vec<(u64, Vec<Waiting>)>,
         rule: GuestRule,
-    ) -> Result<Confirmed> {
-        let user = user.to_string();
+    ) -> Result<Vec<Result<Confirmed>>> {
+        let (user, path) = (user.to_string(), path.to_string());
+        let limit = self.invitations_per_hour();
         self.writer
             .write(move |txn| {
                 let w = W(txn);
-                let h = w
-                    .hold(id)?
-                    .filter(|h| h.user == user)
-                    .ok_or(StoreError::NotFound)?;
-                match h.state {
-                    HoldState::Confirmed => {
-                        return Ok(Confirmed::Done {
-                            hold: h,
-                            queued: false,
-                        });
+                let key = node_key(&user, &path);
+                // Each hold's answer; None while it is still to be decided.
+                let mut answers: Vec<Option<Result<Confirmed>>> = Vec::new();
+                let mut live: Vec<(usize, Hold, Vec<Waiting>)> = Vec::new();
+                let mut expired: Vec<(usize, Hold)> = Vec::new();
+                let t = now();
+                for (i, (id, guests)) in confirms.into_iter().enumerate() {
+                    let Some(h) = w.hold(id)?.filter(|h| h.user == user && h.path == path) else {
+                        answers.push(Some(Err(StoreError::NotFound)));
+                        continue;
+                    };
+                    let answer = match h.state {
+                        HoldState::Confirmed => Some(Ok(Confirmed::Done { hold: h, queued: false })),
+                        HoldState::Released | HoldState::Expired => Some(Ok(Confirmed::Gone(h))),
+                        HoldState::Held if h.expires_at <= t => {
+                            expired.push((i, h));
+                            None
+                        }
+                        HoldState::Held => {
+                            let guests = match (guests.is_empty(), &h.offered_to) {
+                                (true, Some(o)) => vec![o.clone()],
+                                _ => guests,
+                            };
+                            if guests.is_empty() || guests.len() > h.seats as usize {
+                                Some(Err(StoreError::Rejected(format!(
+                                    "a hold of {} seat(s) confirms 1 to {} attendee(s)",
+                                    h.seats, h.seats
+                                ))))
+                            } else {
+                                live.push((i, h, guests));
+                                None
+                            }
+                        }
+                    };
+                    answers.push(answer);
+                }
+                // Checks before the first write: the object, the rule, the
+                // invitation budget.
+                let planned = if live.is_empty() {
+                    None
+                } else {
+                    let text = w.body(&key)?.ok_or(StoreError::NotFound)?;
+                    let text = String::from_utf8(text)
+                        .map_err(|_| StoreError::Rejected("the event is not UTF-8".into()))?;
+                    let all: Vec<Waiting> =
+                        live.iter().flat_map(|(_, _, g)| g.iter().cloned()).collect();
+                    let planned = rule(&text, &all).map_err(StoreError::Rejected)?;
+                    if let Some((_, messages)) = &planned {
+                        w.count_invitations(&user, messages, limit, t)?;
                     }
-                    HoldState::Released | HoldState::Expired => return Ok(Confirmed::Gone(h)),
-                    HoldState::Held => {}
-                }
-                if h.expires_at <= now() {
-                    return Ok(Confirmed::Gone(w.end_hold(h, HoldState::Expired)?));
-                }
-                let guests = match (guests.is_empty(), &h.offered_to) {
-                    (true, Some(o)) => vec![o.clone()],
-                    _ => guests,
+                    planned
                 };
-                if guests.is_empty() || guests.len() > h.seats as usize {
-                    return Err(StoreError::Rejected(format!(
-                        "a hold of {} seat(s) confirms 1 to {} attendee(s)",
-                        h.seats, h.seats
-                    )));
+                for (i, h) in expired {
+                    answers[i] = Some(Ok(Confirmed::Gone(w.end_hold(h, HoldState::Expired)?)));
                 }
-                let key = node_key(&h.user, &h.path);
-                let text = w.body(&key)?.ok_or(StoreError::NotFound)?;
-                let text = String::from_utf8(text)
-                    .map_err(|_| StoreError::Rejected("the event is not UTF-8".into()))?;
-                let planned = rule(&text, &guests).map_err(StoreError::Rejected)?;
-                let mut h = h;
-                if let Some(timer) = h.timer.take() {
-                    w.remove_timer(timer)?;
-                }
-                let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
-                p.held = p.held.saturating_sub(h.seats);
-                p.offered.retain(|(_, id)| *id != h.id);
-                w.put_policy(&key, &p)?;
                 let queued = planned.is_some();
                 if let Some((stored, messages)) = planned {
-                    w.rewrite_object(&h.user, &h.path, stored, true)?;
-                    w.enqueue(&h.user, &h.path, messages)?;
+                    w.rewrite_object(&user, &path, stored, true)?;
+                    w.enqueue(&user, &path, messages)?;
                 }
-                h.state = HoldState::Confirmed;
-                h.changed = now();
-                h.attendees = guests.iter().map(|g| g.email.clone()).collect();
-                w.put_hold(&h)?;
-                // Seats of the hold not used by new guests.
-                if let Some(p) = w.policy(&key)? {
-                    w.promote_later(&h.user, &key, &p)?;
+                let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
+                for (i, mut h, guests) in live {
+                    if let Some(timer) = h.timer.take() {
+                        w.remove_timer(timer)?;
+                    }
+                    p.held = p.held.saturating_sub(h.seats);
+                    p.offered.retain(|(_, id)| *id != h.id);
+                    h.state = HoldState::Confirmed;
+                    h.changed = t;
+                    h.attendees = guests.iter().map(|g| g.email.clone()).collect();
+                    w.put_hold(&h)?;
+                    answers[i] = Some(Ok(Confirmed::Done { hold: h, queued }));
                 }
-                Ok(Confirmed::Done { hold: h, queued })
+                w.put_policy(&key, &p)?;
+                let out: Vec<Result<Confirmed>> = answers
+                    .into_iter()
+                    .map(|a| a.unwrap_or(Err(StoreError::NotFound)))
+                    .collect();
+                // Seats of the holds not used by new guests.
+                w.promote_later(&user, &key, &p)?;
+                Ok(out)
             })
             .await
     }
