@@ -70,7 +70,9 @@ fn parallel(
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1).filter_map(|a| a.parse::<usize>().ok());
+    let mut args = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse::<usize>().ok());
     let n = args.next().unwrap_or(2_000);
     let timers = args.next().unwrap_or(100_000);
     let count = Arc::new(AtomicUsize::new(0));
@@ -79,7 +81,10 @@ fn main() {
         port,
         "[limits]\ninvitations_per_hour = 10000000\nmax_attendees_per_instance = 1000000\n",
     );
-    cli(&dir, &["organizer", "add", "shop", "--email", "shop@example.com"]);
+    cli(
+        &dir,
+        &["organizer", "add", "shop", "--email", "shop@example.com"],
+    );
     let token = cli(&dir, &["token", "create", "--principal", "shop"])
         .lines()
         .last()
@@ -92,14 +97,28 @@ fn main() {
             r#"{{"summary":"{summary}","start":"2027-03-10T19:00:00","end":"2027-03-10T23:00:00","time_zone":"Europe/Berlin","capacity":{capacity}}}"#
         )
     };
-    let (status, body) = call(&mut conn, &addr, &token, "POST", "/api/v1/events", &event("Concert", n));
+    let (status, body) = call(
+        &mut conn,
+        &addr,
+        &token,
+        "POST",
+        "/api/v1/events",
+        &event("Concert", n),
+    );
     assert_eq!(status, 201, "{body}");
     let id = id_of(&body);
 
     // 1. Hold and confirm until full.
     let (a, t, eid) = (addr.clone(), token.clone(), id.clone());
     let took = parallel(&addr, n, move |c, i| {
-        let (s, b) = call(c, &a, &t, "POST", &format!("/api/v1/events/{eid}/holds"), r#"{"seats":1,"ttl":"PT10M"}"#);
+        let (s, b) = call(
+            c,
+            &a,
+            &t,
+            "POST",
+            &format!("/api/v1/events/{eid}/holds"),
+            r#"{"seats":1,"ttl":"PT10M"}"#,
+        );
         assert_eq!(s, 201, "{b}");
         let hold = json(&b)["id"].as_str().unwrap().to_string();
         let guest = format!(r#"{{"attendees":[{{"email":"buyer{i}@example.net"}}]}}"#);
@@ -107,16 +126,35 @@ fn main() {
         assert_eq!(s, 200, "{b}");
     });
     let rate = n as f64 / took.as_secs_f64();
-    let (s, b) = call(&mut conn, &addr, &token, "GET", &format!("/api/v1/events/{id}"), "");
+    let (s, b) = call(
+        &mut conn,
+        &addr,
+        &token,
+        "GET",
+        &format!("/api/v1/events/{id}"),
+        "",
+    );
     assert_eq!(s, 200);
     let v = json(&b);
     let attendees = v["attendees"].as_array().unwrap().len();
     assert_eq!(
-        (v["taken"].as_u64(), v["held"].as_u64(), v["available"].as_u64(), attendees),
+        (
+            v["taken"].as_u64(),
+            v["held"].as_u64(),
+            v["available"].as_u64(),
+            attendees
+        ),
         (Some(n as u64), Some(0), Some(0), n),
         "the exact-count invariant"
     );
-    let (s, b) = call(&mut conn, &addr, &token, "POST", &format!("/api/v1/events/{id}/holds"), r#"{"seats":1,"ttl":"PT1M"}"#);
+    let (s, b) = call(
+        &mut conn,
+        &addr,
+        &token,
+        "POST",
+        &format!("/api/v1/events/{id}/holds"),
+        r#"{"seats":1,"ttl":"PT1M"}"#,
+    );
     assert_eq!(s, 409, "a hold beyond capacity: {b}");
     let deadline = Instant::now() + Duration::from_secs(120);
     while count.load(Ordering::SeqCst) < n && Instant::now() < deadline {
@@ -131,7 +169,14 @@ fn main() {
     );
 
     // 2. Pending timers.
-    let (status, body) = call(&mut conn, &addr, &token, "POST", "/api/v1/events", &event("Festival", timers));
+    let (status, body) = call(
+        &mut conn,
+        &addr,
+        &token,
+        "POST",
+        "/api/v1/events",
+        &event("Festival", timers),
+    );
     assert_eq!(status, 201, "{body}");
     let fid = id_of(&body);
     std::thread::sleep(Duration::from_secs(2));
@@ -139,7 +184,14 @@ fn main() {
     let before = rss_kib(pid);
     let (a, t) = (addr.clone(), token.clone());
     let took = parallel(&addr, timers, move |c, _| {
-        let (s, b) = call(c, &a, &t, "POST", &format!("/api/v1/events/{fid}/holds"), r#"{"seats":1,"ttl":"P1D"}"#);
+        let (s, b) = call(
+            c,
+            &a,
+            &t,
+            "POST",
+            &format!("/api/v1/events/{fid}/holds"),
+            r#"{"seats":1,"ttl":"P1D"}"#,
+        );
         assert_eq!(s, 201, "{b}");
     });
     std::thread::sleep(Duration::from_secs(2));

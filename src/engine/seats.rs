@@ -13,8 +13,8 @@ use super::write::{is_mail_address, my_addresses, outbox_entry, schedule_status}
 use super::{Actor, EngineError, Result};
 use crate::scheduling::{self, NewAttendee, Role};
 use crate::store::{
-    Confirmed, Effect, GuestRule, Hold, NewMessage, Policy, PolicySettings, ReminderRule, Store,
-    StoreError, Timer, TimerKind, Waiting, WaitlistMode,
+    Confirmed, Effect, GuestRule, Hold, NewMessage, Policy, PolicySettings, Prepared, ReminderRule,
+    Store, StoreError, Timer, TimerKind, Waiting, WaitlistMode,
 };
 
 /// Most seats one event may have.
@@ -329,8 +329,20 @@ async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String
         };
         let (confirms, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|(id, g, tx)| ((id, g), tx)).unzip();
+        let prepared = {
+            let (store, user, path, mine) =
+                (store.clone(), user.clone(), path.clone(), mine.clone());
+            let confirms = confirms.clone();
+            tokio::task::spawn_blocking(move || prepare(&store, &user, &path, &confirms, mine, max))
+                .await
+                .ok()
+                .flatten()
+        };
         let rule = guest_rule(store.clone(), mine.clone(), max);
-        match store.hold_confirm(&user, &path, confirms, rule).await {
+        match store
+            .hold_confirm(&user, &path, confirms, rule, prepared)
+            .await
+        {
             Ok(results) => {
                 for (r, tx) in results.into_iter().zip(replies) {
                     let _ = tx.send(r);
@@ -343,6 +355,48 @@ async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String
             }
         }
     }
+}
+
+/// Work a batch out from the event as it is now, off the writer thread:
+/// the holds that can be confirmed, the rule's object and REQUESTs, the
+/// object parsed. None when there is nothing to prepare or it fails (the
+/// transaction then does the work itself).
+fn prepare(
+    store: &Store,
+    user: &str,
+    path: &str,
+    confirms: &[(u64, Vec<Waiting>)],
+    mine: Vec<String>,
+    max: usize,
+) -> Option<Prepared> {
+    let now = crate::clock::now();
+    let mut live = Vec::new();
+    let mut guests = Vec::new();
+    for (id, g) in confirms {
+        let h = store.hold(*id).ok()??;
+        if h.user != user || h.path != path {
+            continue;
+        }
+        if let Ok(Some(g)) = h.confirmable(g, now) {
+            live.push(h.id);
+            guests.extend(g);
+        }
+    }
+    if live.is_empty() {
+        return None;
+    }
+    let (_, node, body) = store
+        .resources(user, &[path.to_string()])
+        .ok()?
+        .into_iter()
+        .next()?;
+    let text = String::from_utf8(body).ok()?;
+    let planned = guest_rule(store.clone(), mine, max)(&text, &guests).ok()?;
+    Some(Prepared {
+        etag: node.etag,
+        live,
+        planned,
+    })
 }
 
 /// Confirm hold `id` of the actor with `guests` (see `Store::hold_confirm`).

@@ -106,13 +106,33 @@ impl W<'_> {
         text: String,
         new_schedule_tag: bool,
     ) -> Result<()> {
+        if self.node(&node_key(user, path))?.is_none() {
+            return Ok(());
+        }
+        // Checked before any write: a refusal leaves the batch intact.
+        let info = ical::parse_object(&text)
+            .map_err(|e| StoreError::Rejected(format!("rewritten object is invalid: {e}")))?;
+        let meta = CalendarObjectMeta {
+            uid: info.uid,
+            component: info.kind.as_str().to_string(),
+            index: info.index,
+        };
+        self.rewrite_parsed(user, path, text, meta, new_schedule_tag)
+    }
+
+    /// [`Self::rewrite_object`] with the object already parsed into `meta`.
+    pub(super) fn rewrite_parsed(
+        &self,
+        user: &str,
+        path: &str,
+        text: String,
+        meta: CalendarObjectMeta,
+        new_schedule_tag: bool,
+    ) -> Result<()> {
         let key = node_key(user, path);
         let Some(old) = self.node(&key)? else {
             return Ok(());
         };
-        // Checked before any write: a refusal leaves the batch intact.
-        let info = ical::parse_object(&text)
-            .map_err(|e| StoreError::Rejected(format!("rewritten object is invalid: {e}")))?;
         let mut node = old.clone();
         node.etag = self.new_etag()?;
         node.modified = now();
@@ -123,15 +143,10 @@ impl W<'_> {
         };
         if let NodeKind::Resource(r) = &mut node.kind {
             r.size = text.len() as u64;
-            r.uid = Some(info.uid.clone());
-            r.component = Some(info.kind.as_str().to_string());
+            r.uid = Some(meta.uid.clone());
+            r.component = Some(meta.component.clone());
             r.schedule_tag = tag;
         }
-        let meta = CalendarObjectMeta {
-            uid: info.uid,
-            component: info.kind.as_str().to_string(),
-            index: info.index,
-        };
         self.write_resource(user, &key, node, text.as_bytes(), Some(&meta), Some(&old))
     }
 }

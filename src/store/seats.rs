@@ -129,6 +129,43 @@ pub struct Hold {
     pub timer: Option<(i64, u64)>,
 }
 
+impl Hold {
+    /// Whether the hold can be confirmed at `now` with `guests` (none for
+    /// an offer: the person offered): Ok with the guests it confirms, Ok(None)
+    /// when it is no longer held or has expired, Err when the guests do not
+    /// fit its seats.
+    pub fn confirmable(
+        &self,
+        guests: &[Waiting],
+        now: i64,
+    ) -> std::result::Result<Option<Vec<Waiting>>, String> {
+        if self.state != HoldState::Held || self.expires_at <= now {
+            return Ok(None);
+        }
+        let guests = match (guests.is_empty(), &self.offered_to) {
+            (true, Some(o)) => vec![o.clone()],
+            _ => guests.to_vec(),
+        };
+        if guests.is_empty() || guests.len() > self.seats as usize {
+            return Err(format!(
+                "a hold of {} seat(s) confirms 1 to {} attendee(s)",
+                self.seats, self.seats
+            ));
+        }
+        Ok(Some(guests))
+    }
+}
+
+/// A confirm batch worked out outside the writer from the event as it was
+/// at `etag` (the rule run and its result parsed), for the holds `live`.
+/// The transaction uses it when the event and the confirmable holds are
+/// still exactly those; otherwise it runs the rule itself.
+pub struct Prepared {
+    pub etag: String,
+    pub live: Vec<u64>,
+    pub planned: Option<(String, Vec<NewMessage>)>,
+}
+
 /// What a confirm did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Confirmed {
@@ -420,6 +457,7 @@ impl Store {
         path: &str,
         confirms: Vec<(u64, Vec<Waiting>)>,
         rule: GuestRule,
+        prepared: Option<Prepared>,
     ) -> Result<Vec<Result<Confirmed>>> {
         let (user, path) = (user.to_string(), path.to_string());
         let limit = self.invitations_per_hour();
@@ -437,53 +475,51 @@ impl Store {
                         answers.push(Some(Err(StoreError::NotFound)));
                         continue;
                     };
-                    let answer = match h.state {
-                        HoldState::Confirmed => Some(Ok(Confirmed::Done { hold: h, queued: false })),
-                        HoldState::Released | HoldState::Expired => Some(Ok(Confirmed::Gone(h))),
-                        HoldState::Held if h.expires_at <= t => {
+                    let answer = match h.confirmable(&guests, t) {
+                        _ if h.state == HoldState::Confirmed => Some(Ok(Confirmed::Done {
+                            hold: h,
+                            queued: false,
+                        })),
+                        Ok(None) if h.state == HoldState::Held => {
                             expired.push((i, h));
                             None
                         }
-                        HoldState::Held => {
-                            let guests = match (guests.is_empty(), &h.offered_to) {
-                                (true, Some(o)) => vec![o.clone()],
-                                _ => guests,
-                            };
-                            if guests.is_empty() || guests.len() > h.seats as usize {
-                                Some(Err(StoreError::Rejected(format!(
-                                    "a hold of {} seat(s) confirms 1 to {} attendee(s)",
-                                    h.seats, h.seats
-                                ))))
-                            } else {
-                                live.push((i, h, guests));
-                                None
-                            }
+                        Ok(None) => Some(Ok(Confirmed::Gone(h))),
+                        Err(why) => Some(Err(StoreError::Rejected(why))),
+                        Ok(Some(guests)) => {
+                            live.push((i, h, guests));
+                            None
                         }
                     };
                     answers.push(answer);
                 }
                 // Checks before the first write: the object, the rule, the
                 // invitation budget.
-                let planned = if live.is_empty() {
-                    None
-                } else {
-                    let text = w.body(&key)?.ok_or(StoreError::NotFound)?;
-                    let text = String::from_utf8(text)
-                        .map_err(|_| StoreError::Rejected("the event is not UTF-8".into()))?;
-                    let all: Vec<Waiting> =
-                        live.iter().flat_map(|(_, _, g)| g.iter().cloned()).collect();
-                    let planned = rule(&text, &all).map_err(StoreError::Rejected)?;
-                    if let Some((_, messages)) = &planned {
-                        w.count_invitations(&user, messages, limit, t)?;
+                let live_ids: Vec<u64> = live.iter().map(|(_, h, _)| h.id).collect();
+                let current = w.node(&key)?.map(|n| n.etag);
+                let planned = match prepared {
+                    _ if live.is_empty() => None,
+                    Some(p) if Some(&p.etag) == current.as_ref() && p.live == live_ids => p.planned,
+                    _ => {
+                        let text = w.body(&key)?.ok_or(StoreError::NotFound)?;
+                        let text = String::from_utf8(text)
+                            .map_err(|_| StoreError::Rejected("the event is not UTF-8".into()))?;
+                        let all: Vec<Waiting> = live
+                            .iter()
+                            .flat_map(|(_, _, g)| g.iter().cloned())
+                            .collect();
+                        rule(&text, &all).map_err(StoreError::Rejected)?
                     }
-                    planned
                 };
+                if let Some((_, messages)) = &planned {
+                    w.count_invitations(&user, messages, limit, t)?;
+                }
                 for (i, h) in expired {
                     answers[i] = Some(Ok(Confirmed::Gone(w.end_hold(h, HoldState::Expired)?)));
                 }
                 let queued = planned.is_some();
                 if let Some((stored, messages)) = planned {
-                    w.rewrite_object(&user, &path, stored, true)?;
+                    w.rewrite_guests(&user, &path, stored)?;
                     w.enqueue(&user, &path, messages)?;
                 }
                 let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
@@ -566,6 +602,34 @@ impl Store {
 }
 
 impl W<'_> {
+    /// Store `text`, the event at `path` with guests added (by
+    /// `scheduling::add_attendees`, which changes no time, UID or
+    /// component): its time index stays, so the text is not parsed again.
+    /// A new Schedule-Tag (the guest list changed).
+    fn rewrite_guests(&self, user: &str, path: &str, text: String) -> Result<()> {
+        let key = node_key(user, path);
+        let Some(node) = self.node(&key)? else {
+            return Ok(());
+        };
+        let index = self
+            .0
+            .open_table(super::tables::TIME_INDEX)?
+            .get(key.as_str())?
+            .and_then(|v| super::tables::decode_index(v.value()));
+        let resource = node.resource();
+        let uid = resource.and_then(|r| r.uid.clone());
+        let component = resource.and_then(|r| r.component.clone());
+        let (Some(uid), Some(component), Some(index)) = (uid, component, index) else {
+            return self.rewrite_object(user, path, text, true);
+        };
+        let meta = super::model::CalendarObjectMeta {
+            uid,
+            component,
+            index,
+        };
+        self.rewrite_parsed(user, path, text, meta, true)
+    }
+
     /// Run a due `HoldExpiry` timer: the hold ends if still active.
     pub(super) fn expire_hold(&self, id: u64) -> Result<()> {
         if let Some(mut h) = self.hold(id)? {
@@ -610,7 +674,7 @@ impl W<'_> {
                 let planned = rule(&text, &chosen).map_err(StoreError::Rejected)?;
                 self.put_policy(&key, &p)?;
                 if let Some((stored, messages)) = planned {
-                    self.rewrite_object(user, path, stored, true)?;
+                    self.rewrite_guests(user, path, stored)?;
                     self.enqueue(user, path, messages)?;
                 }
             }
