@@ -109,8 +109,8 @@ impl Kind {
 pub struct Problem {
     /// Stable URI reference of the kind of problem, e.g. `/errors/validation`.
     #[serde(rename = "type")]
-    pub type_uri: String,
-    pub title: String,
+    pub type_uri: &'static str,
+    pub title: &'static str,
     pub status: u16,
     pub detail: String,
     /// The offending field of the request, as a path (`attendees[2].email`).
@@ -127,8 +127,8 @@ pub struct Problem {
 impl Problem {
     pub fn new(kind: Kind, detail: impl Into<String>) -> Problem {
         Problem {
-            type_uri: kind.type_uri().to_string(),
-            title: kind.title().to_string(),
+            type_uri: kind.type_uri(),
+            title: kind.title(),
             status: kind.status().as_u16(),
             detail: detail.into(),
             field: None,

@@ -38,8 +38,11 @@ fn logical_lines(text: &str) -> impl Iterator<Item = Cow<'_, str>> {
     })
 }
 
+/// A content line's name, parameters (name, unquoted value) and value.
+type Parts<'a> = (&'a str, Vec<(&'a str, &'a str)>, &'a str);
+
 /// Split a content line into name, parameters and value (quotes respected).
-fn split_line(line: &str) -> Option<(&str, Vec<(&str, &str)>, &str)> {
+fn split_line(line: &str) -> Option<Parts<'_>> {
     let mut params = Vec::new();
     let mut quoted = false;
     let mut start = 0;

@@ -632,11 +632,11 @@ impl W<'_> {
 
     /// Run a due `HoldExpiry` timer: the hold ends if still active.
     pub(super) fn expire_hold(&self, id: u64) -> Result<()> {
-        if let Some(mut h) = self.hold(id)? {
-            if h.state == HoldState::Held {
-                h.timer = None; // the timer being run is removed by the caller
-                self.end_hold(h, HoldState::Expired)?;
-            }
+        if let Some(mut h) = self.hold(id)?
+            && h.state == HoldState::Held
+        {
+            h.timer = None; // the timer being run is removed by the caller
+            self.end_hold(h, HoldState::Expired)?;
         }
         Ok(())
     }
