@@ -165,33 +165,45 @@ pub fn seats_wanted(text: &str, mine: &[String], new: &[NewAttendee]) -> u32 {
 /// store and a REQUEST for each new guest.
 pub fn guest_rule(store: Store, mine: Vec<String>, max_per_instance: usize) -> GuestRule {
     Box::new(move |text: &str, guests: &[Waiting]| {
-        let new: Vec<NewAttendee> = guests
-            .iter()
-            .map(|g| NewAttendee {
-                email: g.email.clone(),
-                name: g.name.clone(),
-                role: Role::Required,
-            })
-            .collect();
-        let status = |a: &str| schedule_status(&store, a);
-        let o = scheduling::add_attendees(text, &mine, &new, &status).map_err(|e| e.to_string())?;
-        let Some(stored) = o.stored else {
-            return Ok(None);
-        };
-        let found = scheduling::most_attendees(&stored);
-        if found > max_per_instance {
-            return Err(format!(
-                "{found} attendees; at most {max_per_instance} per event"
-            ));
-        }
-        let messages: Vec<NewMessage> = o
-            .messages
-            .into_iter()
-            .filter(|m| is_mail_address(&m.recipient))
-            .map(|m| outbox_entry(&store, m))
-            .collect();
-        Ok(Some((stored, messages)))
+        let mut list = scheduling::GuestList::parse(text, &mine).map_err(|e| e.to_string())?;
+        add_guests(&mut list, &store, guests, max_per_instance)
     })
+}
+
+/// Add `guests` to a parsed event: the object to store and a REQUEST for
+/// each new guest (None when all are on it already).
+fn add_guests(
+    list: &mut scheduling::GuestList,
+    store: &Store,
+    guests: &[Waiting],
+    max_per_instance: usize,
+) -> std::result::Result<Option<(String, Vec<NewMessage>)>, String> {
+    let new: Vec<NewAttendee> = guests
+        .iter()
+        .map(|g| NewAttendee {
+            email: g.email.clone(),
+            name: g.name.clone(),
+            role: Role::Required,
+        })
+        .collect();
+    let status = |a: &str| schedule_status(store, a);
+    let o = list.add(&new, &status).map_err(|e| e.to_string())?;
+    let Some(stored) = o.stored else {
+        return Ok(None);
+    };
+    let found = scheduling::most_attendees(&stored);
+    if found > max_per_instance {
+        return Err(format!(
+            "{found} attendees; at most {max_per_instance} per event"
+        ));
+    }
+    let messages: Vec<NewMessage> = o
+        .messages
+        .into_iter()
+        .filter(|m| is_mail_address(&m.recipient))
+        .map(|m| outbox_entry(store, m))
+        .collect();
+    Ok(Some((stored, messages)))
 }
 
 /// Whether the event `text` has started by `now` (its first instance).
@@ -317,6 +329,8 @@ fn queues() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, 
 /// stop it halfway.
 async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String>, max: usize) {
     let key = format!("{user}/{path}");
+    // The event as the last batch left it, with its ETag then.
+    let mut cache: Option<(String, scheduling::GuestList)> = None;
     loop {
         let batch = {
             let mut q = queues();
@@ -329,21 +343,24 @@ async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String
         };
         let (confirms, replies): (Vec<_>, Vec<_>) =
             batch.into_iter().map(|(id, g, tx)| ((id, g), tx)).unzip();
-        let prepared = {
+        let (prepared, list) = {
             let (store, user, path, mine) =
                 (store.clone(), user.clone(), path.clone(), mine.clone());
-            let confirms = confirms.clone();
-            tokio::task::spawn_blocking(move || prepare(&store, &user, &path, &confirms, mine, max))
-                .await
-                .ok()
-                .flatten()
+            let (confirms, cached) = (confirms.clone(), cache.take());
+            tokio::task::spawn_blocking(move || {
+                prepare(&store, &user, &path, &confirms, mine, max, cached)
+            })
+            .await
+            .unwrap_or((None, None))
         };
         let rule = guest_rule(store.clone(), mine.clone(), max);
         match store
             .hold_confirm(&user, &path, confirms, rule, prepared)
             .await
         {
-            Ok(results) => {
+            Ok((results, etag_after)) => {
+                // Kept only when the store wrote exactly what was prepared.
+                cache = etag_after.zip(list);
                 for (r, tx) in results.into_iter().zip(replies) {
                     let _ = tx.send(r);
                 }
@@ -358,9 +375,11 @@ async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String
 }
 
 /// Work a batch out from the event as it is now, off the writer thread:
-/// the holds that can be confirmed, the rule's object and REQUESTs, the
-/// object parsed. None when there is nothing to prepare or it fails (the
-/// transaction then does the work itself).
+/// the holds that can be confirmed, the guests added (to `cached`, the
+/// event as the last batch left it, when its ETag is still current;
+/// otherwise to the event parsed again). Returns the preparation and the
+/// parsed event after it; None when there is nothing to prepare or it
+/// fails (the transaction then does the work itself).
 fn prepare(
     store: &Store,
     user: &str,
@@ -368,12 +387,15 @@ fn prepare(
     confirms: &[(u64, Vec<Waiting>)],
     mine: Vec<String>,
     max: usize,
-) -> Option<Prepared> {
+    cached: Option<(String, scheduling::GuestList)>,
+) -> (Option<Prepared>, Option<scheduling::GuestList>) {
     let now = crate::clock::now();
     let mut live = Vec::new();
     let mut guests = Vec::new();
     for (id, g) in confirms {
-        let h = store.hold(*id).ok()??;
+        let Ok(Some(h)) = store.hold(*id) else {
+            continue;
+        };
         if h.user != user || h.path != path {
             continue;
         }
@@ -383,20 +405,39 @@ fn prepare(
         }
     }
     if live.is_empty() {
-        return None;
+        return (None, None);
     }
-    let (_, node, body) = store
-        .resources(user, &[path.to_string()])
-        .ok()?
-        .into_iter()
-        .next()?;
-    let text = String::from_utf8(body).ok()?;
-    let planned = guest_rule(store.clone(), mine, max)(&text, &guests).ok()?;
-    Some(Prepared {
-        etag: node.etag,
-        live,
-        planned,
-    })
+    let current = store.node(user, path).ok().flatten().map(|n| n.etag);
+    let (etag, mut list) = match (cached, current) {
+        (Some((etag, list)), Some(now)) if etag == now => (etag, list),
+        _ => {
+            let Some((_, node, body)) = store
+                .resources(user, &[path.to_string()])
+                .ok()
+                .and_then(|r| r.into_iter().next())
+            else {
+                return (None, None);
+            };
+            let Some(list) = String::from_utf8(body)
+                .ok()
+                .and_then(|t| scheduling::GuestList::parse(&t, &mine).ok())
+            else {
+                return (None, None);
+            };
+            (node.etag, list)
+        }
+    };
+    match add_guests(&mut list, store, &guests, max) {
+        Ok(planned) => (
+            Some(Prepared {
+                etag,
+                live,
+                planned,
+            }),
+            Some(list),
+        ),
+        Err(_) => (None, None),
+    }
 }
 
 /// Confirm hold `id` of the actor with `guests` (see `Store::hold_confirm`).

@@ -87,8 +87,8 @@ pub use counter::{
 };
 pub use organizer::{organizer_delete, organizer_put};
 pub use roster::{
-    AttendeeChange, NewAttendee, Role, RosterOutcome, add_attendees, check_name, mail_address,
-    pending_request, remove_attendee, update_attendee,
+    AttendeeChange, GuestList, NewAttendee, Role, RosterOutcome, add_attendees, check_name,
+    mail_address, pending_request, remove_attendee, update_attendee,
 };
 
 /// RFC 5546 methods herald produces or consumes.

@@ -228,54 +228,84 @@ pub fn add_attendees(
     new: &[NewAttendee],
     status_for: &dyn Fn(&str) -> String,
 ) -> Result<RosterOutcome, ItipError> {
-    let (mut cal, org) = organizers_object(stored, organizer)?;
-    if View::new(&cal).master.is_some_and(is_cancelled) {
-        return Err(ItipError::InvalidObject(
-            "the event is cancelled; attendees cannot be added".into(),
-        ));
+    GuestList::parse(stored, organizer)?.add(new, status_for)
+}
+
+/// An organizer's event parsed once for several [`add_attendees`] in a
+/// row (a batcher adding guests to a busy event keeps it between
+/// batches): each `add` changes the tree in place and renders it.
+pub struct GuestList {
+    cal: Comp,
+    org: String,
+    /// Addresses on the event, the organizer's among them.
+    present: HashSet<String>,
+}
+
+impl GuestList {
+    /// Parse `stored`, organized by one of `organizer`.
+    pub fn parse(stored: &str, organizer: &[String]) -> Result<GuestList, ItipError> {
+        let (cal, org) = organizers_object(stored, organizer)?;
+        let mut present: HashSet<String> = sched_comps(&cal).flat_map(addresses).collect();
+        present.insert(org.clone());
+        present.extend(organizer.iter().map(|m| normalize_address(m)));
+        Ok(GuestList { cal, org, present })
     }
-    let mut present: HashSet<String> = sched_comps(&cal).flat_map(addresses).collect();
-    present.insert(org.clone());
-    present.extend(organizer.iter().map(|m| normalize_address(m)));
-    let mut out = RosterOutcome::unchanged();
-    let mut lines = Vec::new();
-    for a in new {
-        let addr = mail_address(&a.email).map_err(ItipError::InvalidObject)?;
-        if let Some(n) = &a.name {
-            check_name(n).map_err(ItipError::InvalidObject)?;
-        }
-        if !present.insert(addr.clone()) {
-            out.skipped.push(addr);
-            continue;
-        }
-        lines.push(new_line(&addr, a, &status_for(&addr)));
-        out.added.push(addr);
-    }
-    if out.added.is_empty() {
-        return Ok(out);
-    }
-    let stamp = message::now_stamp();
-    for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
-        insert_attendees(c, &lines);
-        c.set("LAST-MODIFIED", &stamp);
-    }
-    {
-        let roster = Roster::new(&[&cal]);
-        let view = View::new(&cal);
-        // Only overrides, all cancelled: nothing to invite to.
-        let live = sched_comps(&cal).any(|c| !is_cancelled(roster.head(c)));
-        for a in out.added.iter().filter(|_| live) {
-            out.messages.extend(message::build(
-                Method::Request,
-                a,
-                &org,
-                request_comps(&view, a, &roster),
-                &[&cal],
+
+    /// [`add_attendees`] on the parsed event. On an error nothing is
+    /// changed; on success the tree is the stored object's.
+    pub fn add(
+        &mut self,
+        new: &[NewAttendee],
+        status_for: &dyn Fn(&str) -> String,
+    ) -> Result<RosterOutcome, ItipError> {
+        if View::new(&self.cal).master.is_some_and(is_cancelled) {
+            return Err(ItipError::InvalidObject(
+                "the event is cancelled; attendees cannot be added".into(),
             ));
         }
+        let mut out = RosterOutcome::unchanged();
+        let mut lines = Vec::new();
+        let mut seen = HashSet::new();
+        for a in new {
+            let addr = mail_address(&a.email).map_err(ItipError::InvalidObject)?;
+            if let Some(n) = &a.name {
+                check_name(n).map_err(ItipError::InvalidObject)?;
+            }
+            if self.present.contains(&addr) || !seen.insert(addr.clone()) {
+                out.skipped.push(addr);
+                continue;
+            }
+            lines.push(new_line(&addr, a, &status_for(&addr)));
+            out.added.push(addr);
+        }
+        if out.added.is_empty() {
+            return Ok(out);
+        }
+        self.present.extend(out.added.iter().cloned());
+        let cal = &mut self.cal;
+        let stamp = message::now_stamp();
+        for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
+            insert_attendees(c, &lines);
+            c.set("LAST-MODIFIED", &stamp);
+        }
+        {
+            let roster = Roster::new(&[&*cal]);
+            let view = View::new(cal);
+            // Only overrides, all cancelled: nothing to invite to.
+            let live = sched_comps(cal).any(|c| !is_cancelled(roster.head(c)));
+            for a in out.added.iter().filter(|_| live) {
+                out.messages.extend(message::build(
+                    Method::Request,
+                    a,
+                    &self.org,
+                    request_comps(&view, a, &roster),
+                    &[&*cal],
+                ));
+            }
+        }
+        out.stored = Some(edit::to_string(cal));
+        Ok(out)
     }
-    out.stored = Some(edit::to_string(&cal));
-    Ok(out)
 }
 
 /// Change one attendee's CN and/or ROLE on every component that lists

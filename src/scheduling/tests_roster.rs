@@ -444,3 +444,38 @@ fn ten_thousand_attendees_each_get_one_small_message() {
     assert_eq!(all.messages.len(), GUEST_LIST_LIMIT * 40);
     assert!(all.messages.iter().all(|m| m.ical.len() < 1000));
 }
+
+#[test]
+fn a_guest_list_kept_between_adds_matches_adding_to_the_stored_text() {
+    let first = [guest("d@example.com", None, Role::Required)];
+    let second = [
+        guest("e@example.com", Some("Ee"), Role::Required),
+        guest("D@example.com", None, Role::Required),
+    ];
+    let mut list = GuestList::parse(&base(), &me()).unwrap();
+    let a = list.add(&first, &status).unwrap();
+    let kept = list.add(&second, &status).unwrap();
+    let again = add_attendees(a.stored.as_deref().unwrap(), &me(), &second, &status).unwrap();
+    assert_eq!(kept.added, again.added);
+    assert_eq!(kept.skipped, ["mailto:d@example.com"]);
+    // Equal but for LAST-MODIFIED/DTSTAMP stamps taken a moment apart.
+    let strip = |s: &str| {
+        unfolded(s)
+            .lines()
+            .filter(|l| !l.starts_with("LAST-MODIFIED") && !l.starts_with("DTSTAMP"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(
+        strip(kept.stored.as_deref().unwrap()),
+        strip(again.stored.as_deref().unwrap())
+    );
+    assert_eq!(recipients(&kept.messages), recipients(&again.messages));
+    // A refused add changes nothing.
+    assert!(
+        list.add(&[guest("not an address", None, Role::Required)], &status)
+            .is_err()
+    );
+    let none = list.add(&second, &status).unwrap();
+    assert!(none.stored.is_none() && none.messages.is_empty());
+}

@@ -450,7 +450,9 @@ impl Store {
     /// unused seats come free, all in one transaction. Per hold: a hold
     /// confirmed before answers as it is and queues nothing; one past its
     /// expiry is released and `Gone`; a hold of another event or user is
-    /// `NotFound`; too many guests is `Rejected` (that hold only).
+    /// `NotFound`; too many guests is `Rejected` (that hold only). With the
+    /// answers, the event's ETag after the write when `prepared` was used
+    /// (so its preparer may build on what it prepared).
     pub async fn hold_confirm(
         &self,
         user: &str,
@@ -458,7 +460,7 @@ impl Store {
         confirms: Vec<(u64, Vec<Waiting>)>,
         rule: GuestRule,
         prepared: Option<Prepared>,
-    ) -> Result<Vec<Result<Confirmed>>> {
+    ) -> Result<(Vec<Result<Confirmed>>, Option<String>)> {
         let (user, path) = (user.to_string(), path.to_string());
         let limit = self.invitations_per_hour();
         self.writer
@@ -497,9 +499,13 @@ impl Store {
                 // invitation budget.
                 let live_ids: Vec<u64> = live.iter().map(|(_, h, _)| h.id).collect();
                 let current = w.node(&key)?.map(|n| n.etag);
+                let mut used = false;
                 let planned = match prepared {
                     _ if live.is_empty() => None,
-                    Some(p) if Some(&p.etag) == current.as_ref() && p.live == live_ids => p.planned,
+                    Some(p) if Some(&p.etag) == current.as_ref() && p.live == live_ids => {
+                        used = true;
+                        p.planned
+                    }
                     _ => {
                         let text = w.body(&key)?.ok_or(StoreError::NotFound)?;
                         let text = String::from_utf8(text)
@@ -542,7 +548,12 @@ impl Store {
                     .collect();
                 // Seats of the holds not used by new guests.
                 w.promote_later(&user, &key, &p)?;
-                Ok(out)
+                let etag_after = if used {
+                    w.node(&key)?.map(|n| n.etag)
+                } else {
+                    None
+                };
+                Ok((out, etag_after))
             })
             .await
     }
