@@ -230,6 +230,35 @@ impl W<'_> {
         Ok(())
     }
 
+    /// Refuse writing `body` at `key` when its guest list would take more
+    /// seats than now and more than the capacity allows (`settings`, when
+    /// the write sets them, else the stored ones): the seat check for
+    /// writes that do not say how many seats they add (an organizer's
+    /// CalDAV PUT, an attendee's role changed to a seat-taking one). A
+    /// check before the first write, as the writer requires.
+    pub(super) fn check_not_overbooked(
+        &self,
+        key: &str,
+        body: &[u8],
+        settings: Option<&PolicySettings>,
+    ) -> Result<()> {
+        let Some(p) = self.policy(key)? else {
+            return Ok(());
+        };
+        let settings = settings.unwrap_or(&p.settings);
+        let Some(capacity) = settings.capacity else {
+            return Ok(());
+        };
+        let text = String::from_utf8_lossy(body);
+        let taken = crate::ical::seats_taken(&text, settings.release_on_decline);
+        if taken > p.taken && taken.saturating_add(p.held) > capacity {
+            return Err(StoreError::CapacityExceeded {
+                available: capacity.saturating_sub(p.taken.saturating_add(p.held)),
+            });
+        }
+        Ok(())
+    }
+
     /// After the object at `key` was written: recount its seats; when
     /// seats came free and people wait, queue their promotion.
     pub(super) fn seats_after_write(&self, user: &str, key: &str, body: &[u8]) -> Result<()> {

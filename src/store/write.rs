@@ -535,6 +535,10 @@ impl Store {
                 }
                 // First: racing adds for the last seats end in clean refusals.
                 w.check_seats(&key, req.seats_wanted)?;
+                if req.calendar.is_some() {
+                    // Whatever the write is (a CalDAV PUT, a role change).
+                    w.check_not_overbooked(&key, &req.body, req.policy.as_ref())?;
+                }
                 check_conditions(old.as_ref(), req.if_match.as_deref(), req.if_none_match_any)?;
                 check_schedule_tag(old.as_ref(), req.if_schedule_tag.as_deref())?;
                 let parent = w.parent(&user, &path)?;

@@ -379,3 +379,84 @@ fn an_offer_is_a_hold_for_the_person_waiting() {
         (Some(1), Some(0))
     );
 }
+
+#[test]
+fn no_door_oversells_a_role_change_or_a_caldav_put() {
+    let api = start();
+    let (id, _) = create(
+        &api,
+        json!({"summary": "Tasting", "start": "2027-03-10T19:00:00", "time_zone": "Europe/London",
+               "capacity": 2, "attendees": [{"email": "a@example.net"},
+               {"email": "obs1@example.net", "role": "non-participant"},
+               {"email": "obs2@example.net", "role": "non-participant"}]}),
+    );
+    let v = event(&api, &id);
+    assert_eq!(
+        (v["taken"].as_u64(), v["available"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let patch = |who: &str| {
+        api.call(
+            "PATCH",
+            &format!("/api/v1/events/{id}/attendees/{who}"),
+            r#"{"role":"required"}"#,
+        )
+    };
+    // The last seat goes to the first observer made a participant...
+    let r = patch("obs1@example.net");
+    assert_eq!(r.status, 200, "{}", r.body);
+    // ...and the second is refused, changing nothing.
+    let r = patch("obs2@example.net");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(
+        problem_type(&r.body),
+        "/errors/capacity-exceeded",
+        "{}",
+        r.body
+    );
+    assert_eq!(json_of_str(&r.body)["available"], 0, "{}", r.body);
+    let v = event(&api, &id);
+    assert_eq!(
+        (v["taken"].as_u64(), v["available"].as_u64()),
+        (Some(2), Some(0))
+    );
+    let role = |v: &Value, who: &str| {
+        v["attendees"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["email"] == who)
+            .map(|a| a["role"].as_str().unwrap_or("").to_string())
+    };
+    assert_eq!(
+        role(&v, "obs2@example.net").as_deref(),
+        Some("non-participant")
+    );
+
+    // The organizer's own CalDAV client cannot add a third guest either.
+    use base64ct::Encoding;
+    let path = String::from_utf8(base64ct::Base64UrlUnpadded::decode_vec(&id).unwrap()).unwrap();
+    let name = path.strip_prefix("default/").unwrap();
+    let stored = api.stored(name);
+    let more = stored.replacen(
+        "END:VEVENT",
+        "ATTENDEE;PARTSTAT=NEEDS-ACTION:mailto:crasher@example.net\r\nEND:VEVENT",
+        1,
+    );
+    let r = api.s.request(
+        "PUT",
+        &format!("/dav/calendars/shop/{path}"),
+        Some(("shop", "shop-pass")),
+        &[("Content-Type", "text/calendar")],
+        more.replace('\n', "\r\n")
+            .replace("\r\r\n", "\r\n")
+            .as_bytes(),
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    let v = event(&api, &id);
+    assert_eq!(v["attendees"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        (v["taken"].as_u64(), v["available"].as_u64()),
+        (Some(2), Some(0))
+    );
+}
