@@ -13,8 +13,8 @@ use super::write::{is_mail_address, my_addresses, outbox_entry, schedule_status}
 use super::{Actor, EngineError, Result};
 use crate::scheduling::{self, NewAttendee, Role};
 use crate::store::{
-    Confirmed, Effect, GuestRule, Hold, NewMessage, Policy, PolicySettings, Prepared, ReminderRule,
-    Store, StoreError, Timer, TimerKind, Waiting, WaitlistMode,
+    Confirmed, Effect, GuestRule, GuestsAdded, Hold, NewMessage, Policy, PolicySettings, Prepared,
+    ReminderRule, Store, StoreError, Timer, TimerKind, Waiting, WaitlistMode,
 };
 
 /// Most seats one event may have.
@@ -177,7 +177,7 @@ fn add_guests(
     store: &Store,
     guests: &[Waiting],
     max_per_instance: usize,
-) -> std::result::Result<Option<(String, Vec<NewMessage>)>, String> {
+) -> std::result::Result<Option<GuestsAdded>, String> {
     let new: Vec<NewAttendee> = guests
         .iter()
         .map(|g| NewAttendee {
@@ -191,6 +191,8 @@ fn add_guests(
     let Some(stored) = o.stored else {
         return Ok(None);
     };
+    // Each added guest is REQ-PARTICIPANT, not the organizer, not on it yet.
+    let seats = u32::try_from(o.added.len()).unwrap_or(u32::MAX);
     let found = scheduling::most_attendees(&stored);
     if found > max_per_instance {
         return Err(format!(
@@ -203,7 +205,11 @@ fn add_guests(
         .filter(|m| is_mail_address(&m.recipient))
         .map(|m| outbox_entry(store, m))
         .collect();
-    Ok(Some((stored, messages)))
+    Ok(Some(GuestsAdded {
+        stored,
+        messages,
+        seats,
+    }))
 }
 
 /// Whether the event `text` has started by `now` (its first instance).
@@ -324,19 +330,47 @@ fn queues() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, 
     QUEUES.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Events parsed by batchers that ran out of confirms, with their ETag
+/// then, most recent last: a checkout rush whose confirms pause between
+/// batches does not parse its event again. Only a few are kept, for
+/// memory (a parsed event grows with its guest list).
+type Parsed = Vec<(String, String, scheduling::GuestList)>;
+static PARSED: std::sync::LazyLock<std::sync::Mutex<Parsed>> =
+    std::sync::LazyLock::new(Default::default);
+const PARSED_KEPT: usize = 4;
+
+fn take_parsed(key: &str) -> Option<(String, scheduling::GuestList)> {
+    let mut kept = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    let i = kept.iter().position(|(k, _, _)| k == key)?;
+    let (_, etag, list) = kept.remove(i);
+    Some((etag, list))
+}
+
+fn keep_parsed(key: String, etag: String, list: scheduling::GuestList) {
+    let mut kept = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|(k, _, _)| *k != key);
+    if kept.len() >= PARSED_KEPT {
+        kept.remove(0);
+    }
+    kept.push((key, etag, list));
+}
+
 /// Run the confirms queued for one event, a batch per store transaction,
 /// until none wait. A task of its own: a client that goes away cannot
 /// stop it halfway.
 async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String>, max: usize) {
     let key = format!("{user}/{path}");
     // The event as the last batch left it, with its ETag then.
-    let mut cache: Option<(String, scheduling::GuestList)> = None;
+    let mut cache = take_parsed(&key);
     loop {
         let batch = {
             let mut q = queues();
             let Some(e) = q.get_mut(&key) else { return };
             if e.waiting.is_empty() {
                 q.remove(&key);
+                if let Some((etag, list)) = cache {
+                    keep_parsed(key, etag, list);
+                }
                 return;
             }
             std::mem::take(&mut e.waiting)

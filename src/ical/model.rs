@@ -272,16 +272,20 @@ pub(crate) fn escape(v: &str) -> String {
 
 /// Append one logical line, folded at 75 octets, with CRLF.
 pub(crate) fn write_line(out: &mut String, line: &str) {
-    let mut width = 0;
-    for c in line.chars() {
-        let n = c.len_utf8();
-        if width + n > 75 {
-            out.push_str("\r\n ");
-            width = 1;
+    // 75 octets on the first line, 74 after the folding space, never
+    // splitting a character.
+    let (mut rest, mut room) = (line, 75);
+    while rest.len() > room {
+        let mut cut = room;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
         }
-        out.push(c);
-        width += n;
+        out.push_str(&rest[..cut]);
+        out.push_str("\r\n ");
+        rest = &rest[cut..];
+        room = 74;
     }
+    out.push_str(rest);
     out.push_str("\r\n");
 }
 
@@ -351,5 +355,30 @@ mod tests {
         let unfolded: String = out.replace("\r\n ", "");
         assert_eq!(unfolded.trim_end(), line);
         assert_eq!(unescape(&escape("a;b,c\\d\ne")), "a;b,c\\d\ne");
+    }
+
+    #[test]
+    fn folding_cuts_each_line_at_the_last_character_that_fits() {
+        // The rule, a character at a time: 75 octets, then 74 after the space.
+        let by_char = |line: &str| {
+            let (mut out, mut width) = (String::new(), 0);
+            for c in line.chars() {
+                if width + c.len_utf8() > 75 {
+                    out.push_str("\r\n ");
+                    width = 1;
+                }
+                out.push(c);
+                width += c.len_utf8();
+            }
+            out + "\r\n"
+        };
+        for n in [0, 1, 74, 75, 76, 149, 150, 151, 400] {
+            for unit in ["a", "é", "€", "𝄞", "ab€"] {
+                let line: String = unit.repeat(n).chars().take(n).collect();
+                let mut out = String::new();
+                write_line(&mut out, &line);
+                assert_eq!(out, by_char(&line), "{n} x {unit}");
+            }
+        }
     }
 }

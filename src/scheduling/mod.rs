@@ -58,6 +58,30 @@ mod address_tests {
             );
         }
     }
+
+    #[test]
+    fn normalized_borrows_only_what_is_normalised_already() {
+        for (raw, want, borrowed) in [
+            ("mailto:bob@example.com", "mailto:bob@example.com", true),
+            (" mailto:bob@example.com ", "mailto:bob@example.com", true),
+            ("mailto: bob@example.com", "mailto:bob@example.com", false),
+            ("MAILTO:bob@example.com", "mailto:bob@example.com", false),
+            ("mailto:Bob@example.com", "mailto:bob@example.com", false),
+            ("mailto:jöe@example.com", "mailto:jöe@example.com", false),
+            ("mailto:JÖE@example.com", "mailto:jöe@example.com", false),
+            ("urn:uuid:abc", "urn:uuid:abc", true),
+            ("urn:uuid:ABC", "urn:uuid:abc", false),
+            ("Mailto:x@y", "mailto:x@y", false),
+        ] {
+            let n = normalized(raw);
+            assert_eq!(n, want, "{raw}");
+            assert_eq!(
+                matches!(n, std::borrow::Cow::Borrowed(_)),
+                borrowed,
+                "{raw}"
+            );
+        }
+    }
 }
 #[cfg(test)]
 mod tests_attendee;
@@ -233,13 +257,32 @@ pub fn address_is(raw: &str, normalized: &str) -> bool {
 /// (any case) kept as lower-case "mailto:", the rest lower-cased. Non-mailto
 /// URIs returned lower-cased as they are.
 pub fn normalize_address(addr: &str) -> String {
+    normalized(addr).into_owned()
+}
+
+/// [`normalize_address`], borrowing `addr` when it is normalised already
+/// (lower-case ASCII, `mailto:` as written by herald): no copy for the
+/// addresses of a large guest list.
+pub fn normalized(addr: &str) -> std::borrow::Cow<'_, str> {
     let a = addr.trim();
-    match a.get(..7) {
+    let plain = |s: &str| s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase());
+    let done = match a.strip_prefix("mailto:") {
+        Some(rest) => rest.trim().len() == rest.len() && plain(rest),
+        None => {
+            !a.get(..7)
+                .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+                && plain(a)
+        }
+    };
+    if done {
+        return std::borrow::Cow::Borrowed(a);
+    }
+    std::borrow::Cow::Owned(match a.get(..7) {
         Some(p) if p.eq_ignore_ascii_case("mailto:") => {
             format!("mailto:{}", a[7..].trim().to_lowercase())
         }
         _ => a.to_lowercase(),
-    }
+    })
 }
 
 /// One iTIP message for ONE recipient.

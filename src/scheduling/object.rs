@@ -166,7 +166,7 @@ pub(super) struct Roster<'a> {
 
 struct RosterEntry<'a> {
     comp: &'a Comp,
-    by_addr: std::collections::HashMap<String, &'a Prop>,
+    by_addr: std::collections::HashMap<std::borrow::Cow<'a, str>, &'a Prop>,
     head: Comp,
     /// Where the first ATTENDEE stood among the head's properties.
     at: usize,
@@ -179,7 +179,7 @@ impl<'a> Roster<'a> {
         for comp in cals.iter().flat_map(|cal| sched_comps(cal)) {
             let mut by_addr = std::collections::HashMap::new();
             for p in comp.props_named("ATTENDEE") {
-                by_addr.entry(normalize_address(&p.value)).or_insert(p);
+                by_addr.entry(super::normalized(&p.value)).or_insert(p);
             }
             let at = comp
                 .props

@@ -35,7 +35,8 @@ pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
 pub use rate::StoreLimits;
 pub use read::{SyncToken, normalize_address};
 pub use seats::{
-    Confirmed, GuestRule, Hold, HoldState, Policy, PolicySettings, Prepared, Waiting, WaitlistMode,
+    Confirmed, GuestRule, GuestsAdded, Hold, HoldState, Policy, PolicySettings, Prepared, Waiting,
+    WaitlistMode,
 };
 pub use tables::{member_name, parent_path, resource_name};
 pub use timers::{Effect, Timer, TimerKind};

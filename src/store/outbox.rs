@@ -117,10 +117,11 @@ impl W<'_> {
             component: info.kind.as_str().to_string(),
             index: info.index,
         };
-        self.rewrite_parsed(user, path, text, meta, new_schedule_tag)
+        self.rewrite_parsed(user, path, text, meta, new_schedule_tag, None)
     }
 
-    /// [`Self::rewrite_object`] with the object already parsed into `meta`.
+    /// [`Self::rewrite_object`] with the object already parsed into `meta`;
+    /// `seated`: the seats the change adds, when the caller knows them.
     pub(super) fn rewrite_parsed(
         &self,
         user: &str,
@@ -128,6 +129,7 @@ impl W<'_> {
         text: String,
         meta: CalendarObjectMeta,
         new_schedule_tag: bool,
+        seated: Option<u32>,
     ) -> Result<()> {
         let key = node_key(user, path);
         let Some(old) = self.node(&key)? else {
@@ -147,7 +149,11 @@ impl W<'_> {
             r.component = Some(meta.component.clone());
             r.schedule_tag = tag;
         }
-        self.write_resource(user, &key, node, text.as_bytes(), Some(&meta), Some(&old))
+        let body = text.as_bytes();
+        match seated {
+            None => self.write_resource(user, &key, node, body, Some(&meta), Some(&old)),
+            Some(n) => self.write_counted(user, &key, node, body, &meta, &old, n),
+        }
     }
 }
 

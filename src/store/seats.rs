@@ -163,7 +163,16 @@ impl Hold {
 pub struct Prepared {
     pub etag: String,
     pub live: Vec<u64>,
-    pub planned: Option<(String, Vec<NewMessage>)>,
+    pub planned: Option<GuestsAdded>,
+}
+
+/// What a guest rule made of the event: the object to store, a REQUEST
+/// for each new guest, and the seats the new guests take (so the store
+/// adds them to the count instead of scanning the whole guest list).
+pub struct GuestsAdded {
+    pub stored: String,
+    pub messages: Vec<NewMessage>,
+    pub seats: u32,
 }
 
 /// What a confirm did.
@@ -180,10 +189,8 @@ pub enum Confirmed {
 /// Turns the stored object and the hold's guests into the object to store
 /// and its REQUESTs (an iTIP rule run inside the transaction); an error
 /// refuses the confirm.
-pub type GuestRule = Box<
-    dyn FnOnce(&str, &[Waiting]) -> std::result::Result<Option<(String, Vec<NewMessage>)>, String>
-        + Send,
->;
+pub type GuestRule =
+    Box<dyn FnOnce(&str, &[Waiting]) -> std::result::Result<Option<GuestsAdded>, String> + Send>;
 
 impl W<'_> {
     pub(super) fn policy(&self, key: &str) -> Result<Option<Policy>> {
@@ -255,6 +262,17 @@ impl W<'_> {
             return Err(StoreError::CapacityExceeded {
                 available: capacity.saturating_sub(p.taken.saturating_add(p.held)),
             });
+        }
+        Ok(())
+    }
+
+    /// After guests taking `seats` seats were added to the event at `key`.
+    pub(super) fn seats_added(&self, key: &str, seats: u32) -> Result<()> {
+        if let Some(mut p) = self.policy(key)?
+            && seats > 0
+        {
+            p.taken = p.taken.saturating_add(seats);
+            self.put_policy(key, &p)?;
         }
         Ok(())
     }
@@ -546,16 +564,16 @@ impl Store {
                         rule(&text, &all).map_err(StoreError::Rejected)?
                     }
                 };
-                if let Some((_, messages)) = &planned {
-                    w.count_invitations(&user, messages, limit, t)?;
+                if let Some(g) = &planned {
+                    w.count_invitations(&user, &g.messages, limit, t)?;
                 }
                 for (i, h) in expired {
                     answers[i] = Some(Ok(Confirmed::Gone(w.end_hold(h, HoldState::Expired)?)));
                 }
                 let queued = planned.is_some();
-                if let Some((stored, messages)) = planned {
-                    w.rewrite_guests(&user, &path, stored)?;
-                    w.enqueue(&user, &path, messages)?;
+                if let Some(g) = planned {
+                    w.rewrite_guests(&user, &path, g.stored, g.seats)?;
+                    w.enqueue(&user, &path, g.messages)?;
                 }
                 let mut p = w.policy(&key)?.ok_or(StoreError::NotFound)?;
                 for (i, mut h, guests) in live {
@@ -645,8 +663,9 @@ impl W<'_> {
     /// Store `text`, the event at `path` with guests added (by
     /// `scheduling::add_attendees`, which changes no time, UID or
     /// component): its time index stays, so the text is not parsed again.
-    /// A new Schedule-Tag (the guest list changed).
-    fn rewrite_guests(&self, user: &str, path: &str, text: String) -> Result<()> {
+    /// A new Schedule-Tag (the guest list changed). The new guests take
+    /// `seats` more seats.
+    fn rewrite_guests(&self, user: &str, path: &str, text: String, seats: u32) -> Result<()> {
         let key = node_key(user, path);
         let Some(node) = self.node(&key)? else {
             return Ok(());
@@ -667,7 +686,7 @@ impl W<'_> {
             component,
             index,
         };
-        self.rewrite_parsed(user, path, text, meta, true)
+        self.rewrite_parsed(user, path, text, meta, true, Some(seats))
     }
 
     /// Run a due `HoldExpiry` timer: the hold ends if still active.
@@ -713,9 +732,9 @@ impl W<'_> {
                 // Checked before writing: a refusal leaves them waiting.
                 let planned = rule(&text, &chosen).map_err(StoreError::Rejected)?;
                 self.put_policy(&key, &p)?;
-                if let Some((stored, messages)) = planned {
-                    self.rewrite_guests(user, path, stored)?;
-                    self.enqueue(user, path, messages)?;
+                if let Some(g) = planned {
+                    self.rewrite_guests(user, path, g.stored, g.seats)?;
+                    self.enqueue(user, path, g.messages)?;
                 }
             }
         }

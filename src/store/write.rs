@@ -136,8 +136,42 @@ impl W<'_> {
         Ok(())
     }
 
-    /// Write a resource at `key` (parent must exist and be a collection).
+    /// Write a resource at `key` (parent must exist and be a collection);
+    /// an event's seats are recounted from `body`.
     pub(super) fn write_resource(
+        &self,
+        user: &str,
+        key: &str,
+        node: Node,
+        body: &[u8],
+        cal: Option<&CalendarObjectMeta>,
+        old: Option<&Node>,
+    ) -> Result<()> {
+        self.store_resource(user, key, node, body, cal, old)?;
+        if cal.is_some() {
+            self.seats_after_write(user, key, body)?;
+        }
+        Ok(())
+    }
+
+    /// [`Self::write_resource`] of an event whose change adds guests
+    /// taking `seats` seats (and removes none): counted, not recounted.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn write_counted(
+        &self,
+        user: &str,
+        key: &str,
+        node: Node,
+        body: &[u8],
+        cal: &CalendarObjectMeta,
+        old: &Node,
+        seats: u32,
+    ) -> Result<()> {
+        self.store_resource(user, key, node, body, Some(cal), Some(old))?;
+        self.seats_added(key, seats)
+    }
+
+    fn store_resource(
         &self,
         user: &str,
         key: &str,
@@ -173,9 +207,6 @@ impl W<'_> {
         }
         self.put_node(key, &node)?;
         self.0.open_table(BODIES)?.insert(key, body)?;
-        if cal.is_some() {
-            self.seats_after_write(user, key, body)?;
-        }
         Ok(())
     }
 
