@@ -110,7 +110,11 @@ fn main() {
 
     // 1. Hold and confirm until full.
     let (a, t, eid) = (addr.clone(), token.clone(), id.clone());
+    // Time spent in each kind of call, in microseconds.
+    let spent = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let spent2 = spent.clone();
     let took = parallel(&addr, n, move |c, i| {
+        let start = Instant::now();
         let (s, b) = call(
             c,
             &a,
@@ -120,11 +124,16 @@ fn main() {
             r#"{"seats":1,"ttl":"PT10M"}"#,
         );
         assert_eq!(s, 201, "{b}");
+        let held = Instant::now();
         let hold = json(&b)["id"].as_str().unwrap().to_string();
         let guest = format!(r#"{{"attendees":[{{"email":"buyer{i}@example.net"}}]}}"#);
         let (s, b) = call(c, &a, &t, "PUT", &format!("/api/v1/holds/{hold}"), &guest);
         assert_eq!(s, 200, "{b}");
+        let us = |d: Duration| d.as_micros() as usize;
+        spent2[0].fetch_add(us(held - start), Ordering::Relaxed);
+        spent2[1].fetch_add(us(held.elapsed()), Ordering::Relaxed);
     });
+    let mean_ms = |k: usize| spent[k].load(Ordering::Relaxed) as f64 / n as f64 / 1000.0;
     let rate = n as f64 / took.as_secs_f64();
     let (s, b) = call(
         &mut conn,
@@ -166,6 +175,11 @@ fn main() {
     println!(
         "  {n} holds created and confirmed in {:.2} s: {rate:.0} pairs/s; invariant held (taken {n}, held 0, available 0, {delivered} invitations)",
         took.as_secs_f64()
+    );
+    println!(
+        "  mean latency: hold {:.2} ms, confirm {:.2} ms",
+        mean_ms(0),
+        mean_ms(1)
     );
 
     // 2. Pending timers.

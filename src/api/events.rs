@@ -286,6 +286,7 @@ pub fn event_out(path: &str, l: Loaded) -> EventOut {
         held: 0,
         waiting: Vec::new(),
         offered: Vec::new(),
+        chain: 0,
     });
     let attendees = v
         .attendees

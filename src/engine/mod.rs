@@ -6,6 +6,7 @@
 //! plan) and reports one error type, `EngineError`, which each front door
 //! maps to its protocol in one place.
 
+mod confirms;
 pub mod event;
 mod event_tz;
 pub mod event_view;

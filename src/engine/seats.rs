@@ -8,13 +8,14 @@
 //! reaches any of it: every operation takes the acting principal, and
 //! another principal's event or hold is `NotFound`.
 
+pub use super::confirms::confirm_hold;
 use super::event::FieldError;
 use super::write::{is_mail_address, my_addresses, outbox_entry, schedule_status};
 use super::{Actor, EngineError, Result};
 use crate::scheduling::{self, NewAttendee, Role};
 use crate::store::{
-    Confirmed, Effect, GuestRule, GuestsAdded, Hold, NewMessage, Policy, PolicySettings, Prepared,
-    ReminderRule, Store, StoreError, Timer, TimerKind, Waiting, WaitlistMode,
+    Effect, GuestRule, GuestsAdded, Hold, NewMessage, Policy, PolicySettings, ReminderRule, Store,
+    StoreError, Timer, TimerKind, Waiting, WaitlistMode,
 };
 
 /// Most seats one event may have.
@@ -172,7 +173,7 @@ pub fn guest_rule(store: Store, mine: Vec<String>, max_per_instance: usize) -> G
 
 /// Add `guests` to a parsed event: the object to store and a REQUEST for
 /// each new guest (None when all are on it already).
-fn add_guests(
+pub(super) fn add_guests(
     list: &mut scheduling::GuestList,
     store: &Store,
     guests: &[Waiting],
@@ -307,218 +308,6 @@ pub fn guest(field: &str, email: &str, name: Option<String>) -> Result<Waiting> 
         name,
         at: crate::clock::now(),
     })
-}
-
-/// A confirm waiting for its event's next batch.
-type Waiter = (
-    u64,
-    Vec<Waiting>,
-    tokio::sync::oneshot::Sender<std::result::Result<Confirmed, StoreError>>,
-);
-
-/// Confirms waiting per event ("user/path"), and whether a batch runs.
-#[derive(Default)]
-struct Queue {
-    running: bool,
-    waiting: Vec<Waiter>,
-}
-
-static QUEUES: std::sync::LazyLock<std::sync::Mutex<std::collections::HashMap<String, Queue>>> =
-    std::sync::LazyLock::new(Default::default);
-
-fn queues() -> std::sync::MutexGuard<'static, std::collections::HashMap<String, Queue>> {
-    QUEUES.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Events parsed by batchers that ran out of confirms, with their ETag
-/// then, most recent last: a checkout rush whose confirms pause between
-/// batches does not parse its event again. Only a few are kept, for
-/// memory (a parsed event grows with its guest list).
-type Parsed = Vec<(String, String, scheduling::GuestList)>;
-static PARSED: std::sync::LazyLock<std::sync::Mutex<Parsed>> =
-    std::sync::LazyLock::new(Default::default);
-const PARSED_KEPT: usize = 4;
-
-fn take_parsed(key: &str) -> Option<(String, scheduling::GuestList)> {
-    let mut kept = PARSED.lock().unwrap_or_else(|e| e.into_inner());
-    let i = kept.iter().position(|(k, _, _)| k == key)?;
-    let (_, etag, list) = kept.remove(i);
-    Some((etag, list))
-}
-
-fn keep_parsed(key: String, etag: String, list: scheduling::GuestList) {
-    let mut kept = PARSED.lock().unwrap_or_else(|e| e.into_inner());
-    kept.retain(|(k, _, _)| *k != key);
-    if kept.len() >= PARSED_KEPT {
-        kept.remove(0);
-    }
-    kept.push((key, etag, list));
-}
-
-/// Run the confirms queued for one event, a batch per store transaction,
-/// until none wait. A task of its own: a client that goes away cannot
-/// stop it halfway.
-async fn run_confirms(store: Store, user: String, path: String, mine: Vec<String>, max: usize) {
-    let key = format!("{user}/{path}");
-    // The event as the last batch left it, with its ETag then.
-    let mut cache = take_parsed(&key);
-    loop {
-        let batch = {
-            let mut q = queues();
-            let Some(e) = q.get_mut(&key) else { return };
-            if e.waiting.is_empty() {
-                q.remove(&key);
-                if let Some((etag, list)) = cache {
-                    keep_parsed(key, etag, list);
-                }
-                return;
-            }
-            std::mem::take(&mut e.waiting)
-        };
-        let (confirms, replies): (Vec<_>, Vec<_>) =
-            batch.into_iter().map(|(id, g, tx)| ((id, g), tx)).unzip();
-        let (prepared, list) = {
-            let (store, user, path, mine) =
-                (store.clone(), user.clone(), path.clone(), mine.clone());
-            let (confirms, cached) = (confirms.clone(), cache.take());
-            tokio::task::spawn_blocking(move || {
-                prepare(&store, &user, &path, &confirms, mine, max, cached)
-            })
-            .await
-            .unwrap_or((None, None))
-        };
-        let rule = guest_rule(store.clone(), mine.clone(), max);
-        match store
-            .hold_confirm(&user, &path, confirms, rule, prepared)
-            .await
-        {
-            Ok((results, etag_after)) => {
-                // Kept only when the store wrote exactly what was prepared.
-                cache = etag_after.zip(list);
-                for (r, tx) in results.into_iter().zip(replies) {
-                    let _ = tx.send(r);
-                }
-            }
-            Err(e) => {
-                for tx in replies {
-                    let _ = tx.send(Err(e.clone()));
-                }
-            }
-        }
-    }
-}
-
-/// Work a batch out from the event as it is now, off the writer thread:
-/// the holds that can be confirmed, the guests added (to `cached`, the
-/// event as the last batch left it, when its ETag is still current;
-/// otherwise to the event parsed again). Returns the preparation and the
-/// parsed event after it; None when there is nothing to prepare or it
-/// fails (the transaction then does the work itself).
-fn prepare(
-    store: &Store,
-    user: &str,
-    path: &str,
-    confirms: &[(u64, Vec<Waiting>)],
-    mine: Vec<String>,
-    max: usize,
-    cached: Option<(String, scheduling::GuestList)>,
-) -> (Option<Prepared>, Option<scheduling::GuestList>) {
-    let now = crate::clock::now();
-    let mut live = Vec::new();
-    let mut guests = Vec::new();
-    for (id, g) in confirms {
-        let Ok(Some(h)) = store.hold(*id) else {
-            continue;
-        };
-        if h.user != user || h.path != path {
-            continue;
-        }
-        if let Ok(Some(g)) = h.confirmable(g, now) {
-            live.push(h.id);
-            guests.extend(g);
-        }
-    }
-    if live.is_empty() {
-        return (None, None);
-    }
-    let current = store.node(user, path).ok().flatten().map(|n| n.etag);
-    let (etag, mut list) = match (cached, current) {
-        (Some((etag, list)), Some(now)) if etag == now => (etag, list),
-        _ => {
-            let Some((_, node, body)) = store
-                .resources(user, &[path.to_string()])
-                .ok()
-                .and_then(|r| r.into_iter().next())
-            else {
-                return (None, None);
-            };
-            let Some(list) = String::from_utf8(body)
-                .ok()
-                .and_then(|t| scheduling::GuestList::parse(&t, &mine).ok())
-            else {
-                return (None, None);
-            };
-            (node.etag, list)
-        }
-    };
-    match add_guests(&mut list, store, &guests, max) {
-        Ok(planned) => (
-            Some(Prepared {
-                etag,
-                live,
-                planned,
-            }),
-            Some(list),
-        ),
-        Err(_) => (None, None),
-    }
-}
-
-/// Confirm hold `id` of the actor with `guests` (see `Store::hold_confirm`).
-/// Confirms of one event that arrive while a batch is being written join
-/// the next batch: the event is parsed and rewritten once per batch, not
-/// once per hold, which is what lets a checkout rush on one event scale.
-pub async fn confirm_hold(
-    actor: &Actor<'_>,
-    id: u64,
-    guests: Vec<Waiting>,
-    max_per_instance: usize,
-) -> Result<Confirmed> {
-    let hold = actor
-        .store
-        .hold(id)?
-        .filter(|h| h.user == actor.user)
-        .ok_or(StoreError::NotFound)?;
-    let key = format!("{}/{}", actor.user, hold.path);
-    let mine = my_addresses(actor)?;
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let lead = {
-        let mut q = queues();
-        let e = q.entry(key).or_default();
-        e.waiting.push((id, guests, tx));
-        !std::mem::replace(&mut e.running, true)
-    };
-    if lead {
-        tokio::spawn(run_confirms(
-            actor.store.clone(),
-            actor.user.to_string(),
-            hold.path.clone(),
-            mine,
-            max_per_instance,
-        ));
-    }
-    let done = match rx.await {
-        Ok(Err(StoreError::Rejected(why))) => {
-            return Err(FieldError::new("attendees", why).into());
-        }
-        Ok(r) => r?,
-        Err(_) => return Err(EngineError::Internal("the confirm was dropped".into())),
-    };
-    if matches!(done, Confirmed::Done { queued: true, .. }) {
-        actor.outbox_ready.notify_one();
-    }
-    crate::timers::wake();
-    Ok(done)
 }
 
 /// Release hold `id` of the actor at once.

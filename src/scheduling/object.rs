@@ -175,10 +175,26 @@ struct RosterEntry<'a> {
 
 impl<'a> Roster<'a> {
     pub fn new(cals: &[&'a Comp]) -> Roster<'a> {
+        Roster::knowing(cals, |_| None)
+    }
+
+    /// A roster that knows, of each scheduling component (the i-th in
+    /// order across `cals`), only the ATTENDEEs among `props[known(i)]`
+    /// (all of them when `known(i)` is None): for work on a few attendees
+    /// of a large guest list whose places are known (guests just added),
+    /// without indexing the others. `attendee` finds only those.
+    pub fn knowing(
+        cals: &[&'a Comp],
+        known: impl Fn(usize) -> Option<std::ops::Range<usize>>,
+    ) -> Roster<'a> {
         let mut comps = Vec::new();
-        for comp in cals.iter().flat_map(|cal| sched_comps(cal)) {
+        for (i, comp) in cals.iter().flat_map(|cal| sched_comps(cal)).enumerate() {
             let mut by_addr = std::collections::HashMap::new();
-            for p in comp.props_named("ATTENDEE") {
+            let indexed = match known(i) {
+                Some(r) => comp.props.get(r).unwrap_or_default(),
+                None => &comp.props[..],
+            };
+            for p in indexed.iter().filter(|p| p.name == "ATTENDEE") {
                 by_addr.entry(super::normalized(&p.value)).or_insert(p);
             }
             let at = comp

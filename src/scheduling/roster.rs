@@ -207,7 +207,9 @@ fn new_line(addr: &str, a: &NewAttendee, status: &str) -> Prop {
 
 /// Insert `lines` after the last ATTENDEE of `c` (after ORGANIZER, or at
 /// the end, when there is none), in one move of the following properties.
-fn insert_attendees(c: &mut Comp, lines: &[Prop]) {
+/// Insert `lines` after the last ATTENDEE (else after ORGANIZER); where
+/// they went.
+fn insert_attendees(c: &mut Comp, lines: &[Prop]) -> std::ops::Range<usize> {
     let at = c
         .props
         .iter()
@@ -215,6 +217,7 @@ fn insert_attendees(c: &mut Comp, lines: &[Prop]) {
         .or_else(|| c.props.iter().position(|p| p.name == "ORGANIZER"))
         .map_or(c.props.len(), |i| i + 1);
     c.props.splice(at..at, lines.iter().cloned());
+    at..at + lines.len()
 }
 
 /// Add attendees to the organizer's stored object (see the module doc).
@@ -284,12 +287,15 @@ impl GuestList {
         self.present.extend(out.added.iter().cloned());
         let cal = &mut self.cal;
         let stamp = message::now_stamp();
+        let mut inserted = Vec::new();
         for c in cal.comps.iter_mut().filter(|c| object::is_sched(c)) {
-            insert_attendees(c, &lines);
+            inserted.push(insert_attendees(c, &lines));
+            // Set in place or added at the end: the range stays right.
             c.set("LAST-MODIFIED", &stamp);
         }
         {
-            let roster = Roster::new(&[&*cal]);
+            // Only the new guests get messages: index just their lines.
+            let roster = Roster::knowing(&[&*cal], |i| inserted.get(i).cloned());
             let view = View::new(cal);
             // Only overrides, all cancelled: nothing to invite to.
             let live = sched_comps(cal).any(|c| !is_cancelled(roster.head(c)));

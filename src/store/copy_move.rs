@@ -72,11 +72,10 @@ fn copy_move_in(
     }
     let mut bodies = Vec::new();
     {
-        let bt = w.0.open_table(BODIES)?;
         let it = w.0.open_table(TIME_INDEX)?;
         for (path, _) in &items {
             let key = node_key(user, path);
-            let body = bt.get(key.as_str())?.map(|v| v.value().to_vec());
+            let body = w.body(&key)?;
             let index = it.get(key.as_str())?.and_then(|v| decode_index(v.value()));
             bodies.push((body, index));
         }

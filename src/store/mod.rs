@@ -4,6 +4,7 @@
 //! one transaction that updates the node, its body, indexes and the sync log
 //! together, committed through the group-commit writer.
 
+mod bodies;
 mod calendars;
 mod copy_move;
 mod error;
@@ -35,8 +36,8 @@ pub use outbox::{LocalDelivery, Rewrite, StatusWriter, Transform};
 pub use rate::StoreLimits;
 pub use read::{SyncToken, normalize_address};
 pub use seats::{
-    Confirmed, GuestRule, GuestsAdded, Hold, HoldState, Policy, PolicySettings, Prepared, Waiting,
-    WaitlistMode,
+    Chain, Confirmed, GuestRule, GuestsAdded, Hold, HoldState, Policy, PolicySettings, Prepared,
+    Waiting, WaitlistMode,
 };
 pub use tables::{member_name, parent_path, resource_name};
 pub use timers::{Effect, Timer, TimerKind};

@@ -245,11 +245,7 @@ impl W<'_> {
         let path = format!("{calendar}{}", existing.as_deref().unwrap_or(name));
         let key = node_key(user, &path);
         let current = match existing {
-            Some(_) => self
-                .0
-                .open_table(BODIES)?
-                .get(key.as_str())?
-                .and_then(|v| String::from_utf8(v.value().to_vec()).ok()),
+            Some(_) => self.body(&key)?.and_then(|v| String::from_utf8(v).ok()),
             None => None,
         };
         let Some(text) = f(current.as_deref()).map_err(StoreError::Rejected)? else {
@@ -344,10 +340,7 @@ impl Store {
                 }
                 for (owner, path, rewrite) in rewrites {
                     let key = node_key(&owner, &path);
-                    let body = txn
-                        .open_table(BODIES)?
-                        .get(key.as_str())?
-                        .map(|v| v.value().to_vec());
+                    let body = w.body(&key)?;
                     if let Some(body) = body
                         && let Ok(text) = String::from_utf8(body)
                         && let Some(new) = rewrite(&text)
@@ -465,10 +458,7 @@ impl Store {
                 }
                 for ((owner, path), pairs) in updates {
                     let key = node_key(&owner, &path);
-                    let body = txn
-                        .open_table(BODIES)?
-                        .get(key.as_str())?
-                        .map(|v| v.value().to_vec());
+                    let body = w.body(&key)?;
                     if let Some(body) = body
                         && let Ok(text) = String::from_utf8(body)
                         && let Some(new) = writer(&text, &pairs)

@@ -97,9 +97,11 @@ impl Store {
 
     pub fn body(&self, user: &str, path: &str) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
-        let t = txn.open_table(BODIES)?;
-        Ok(t.get(node_key(user, path).as_str())?
-            .map(|v| v.value().to_vec()))
+        super::bodies::read(
+            &txn.open_table(BODIES)?,
+            &txn.open_table(BODY_PIECES)?,
+            &node_key(user, path),
+        )
     }
 
     /// Several resources of one snapshot: (path, node, body) for each that exists.
@@ -107,6 +109,7 @@ impl Store {
         let txn = self.db.begin_read()?;
         let nodes = txn.open_table(NODES)?;
         let bodies = txn.open_table(BODIES)?;
+        let pieces = txn.open_table(BODY_PIECES)?;
         let mut out = Vec::with_capacity(paths.len());
         for path in paths {
             let key = node_key(user, path);
@@ -117,10 +120,7 @@ impl Store {
             if node.is_collection() {
                 continue;
             }
-            let body = bodies
-                .get(key.as_str())?
-                .map(|v| v.value().to_vec())
-                .unwrap_or_default();
+            let body = super::bodies::read(&bodies, &pieces, &key)?.unwrap_or_default();
             out.push((path.clone(), node, body));
         }
         Ok(out)
@@ -248,6 +248,7 @@ impl Store {
         let nodes = txn.open_table(NODES)?;
         let uids = txn.open_table(UIDS)?;
         let bodies = txn.open_table(BODIES)?;
+        let pieces = txn.open_table(BODY_PIECES)?;
         let home = node_key(user, "");
         let mut cursor = home.clone();
         let mut out = Vec::new();
@@ -267,8 +268,8 @@ impl Store {
                     if let Some(name) = uids.get((coll, uid))? {
                         let path = format!("{}{}", &rest[..=i], name.value());
                         let full = node_key(user, &path);
-                        if let Some(b) = bodies.get(full.as_str())? {
-                            out.push((path, b.value().to_vec()));
+                        if let Some(b) = super::bodies::read(&bodies, &pieces, &full)? {
+                            out.push((path, b));
                         }
                     }
                     // '0' follows '/': the first key after this collection's subtree.

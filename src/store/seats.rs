@@ -85,7 +85,31 @@ pub struct Policy {
     /// Open waiting-list offers: (address, hold id).
     #[serde(default)]
     pub offered: Vec<(String, u64)>,
+    /// Written with each confirm batch whose preparation was used: a
+    /// random value that a rolled-back transaction cannot leave behind
+    /// (see `Chain`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub chain: u64,
 }
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A random, non-zero `Policy::chain` value.
+fn chain_value() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    u64::from_le_bytes(b).max(1)
+}
+
+/// Where a confirm batch publishes the ETag it left the event at and its
+/// `Policy::chain` value, when the store used its preparation; the next
+/// batch, prepared on the event as this one leaves it before this one is
+/// committed, is used only if both still hold when it runs. Both roll back
+/// with a failed transaction while an ETag counter value can be issued
+/// again, hence the random value beside it.
+pub type Chain = std::sync::Arc<std::sync::Mutex<Option<(String, u64)>>>;
 
 impl Policy {
     /// Free seats; None without a capacity.
@@ -161,7 +185,10 @@ impl Hold {
 /// The transaction uses it when the event and the confirmable holds are
 /// still exactly those; otherwise it runs the rule itself.
 pub struct Prepared {
+    /// The ETag it was prepared from; with `after`, unused.
     pub etag: String,
+    /// Prepared on the event as the batch publishing here leaves it.
+    pub after: Option<Chain>,
     pub live: Vec<u64>,
     pub planned: Option<GuestsAdded>,
 }
@@ -411,6 +438,7 @@ impl Store {
                     held: 0,
                     waiting: Vec::new(),
                     offered: Vec::new(),
+                    chain: 0,
                 });
                 p.settings = settings;
                 // The release rule may have changed: recount.
@@ -507,6 +535,7 @@ impl Store {
         confirms: Vec<(u64, Vec<Waiting>)>,
         rule: GuestRule,
         prepared: Option<Prepared>,
+        publish: Chain,
     ) -> Result<(Vec<Result<Confirmed>>, Option<String>)> {
         let (user, path) = (user.to_string(), path.to_string());
         let limit = self.invitations_per_hour();
@@ -546,10 +575,19 @@ impl Store {
                 // invitation budget.
                 let live_ids: Vec<u64> = live.iter().map(|(_, h, _)| h.id).collect();
                 let current = w.node(&key)?.map(|n| n.etag);
+                let chain = w.policy(&key)?.map_or(0, |p| p.chain);
+                let prepared_on = |p: &Prepared| match &p.after {
+                    None => Some(&p.etag) == current.as_ref(),
+                    Some(slot) => {
+                        let published = slot.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        published
+                            .is_some_and(|(etag, c)| Some(&etag) == current.as_ref() && c == chain)
+                    }
+                };
                 let mut used = false;
                 let planned = match prepared {
                     _ if live.is_empty() => None,
-                    Some(p) if Some(&p.etag) == current.as_ref() && p.live == live_ids => {
+                    Some(p) if prepared_on(&p) && p.live == live_ids => {
                         used = true;
                         p.planned
                     }
@@ -588,6 +626,8 @@ impl Store {
                     w.put_hold(&h)?;
                     answers[i] = Some(Ok(Confirmed::Done { hold: h, queued }));
                 }
+                let nonce = if used { chain_value() } else { 0 };
+                p.chain = nonce;
                 w.put_policy(&key, &p)?;
                 let out: Vec<Result<Confirmed>> = answers
                     .into_iter()
@@ -600,6 +640,9 @@ impl Store {
                 } else {
                     None
                 };
+                // Seen by the next batch if it runs later in this writer.
+                *publish.lock().unwrap_or_else(|e| e.into_inner()) =
+                    etag_after.clone().map(|e| (e, nonce));
                 Ok((out, etag_after))
             })
             .await

@@ -34,6 +34,7 @@ pub const PRINCIPALS: TableDefinition<&str, &[u8]> = TableDefinition::new("princ
 pub const ADDRESSES: TableDefinition<&str, &str> = TableDefinition::new("addresses");
 pub const NODES: TableDefinition<&str, &[u8]> = TableDefinition::new("nodes");
 pub const BODIES: TableDefinition<&str, &[u8]> = TableDefinition::new("bodies");
+pub const BODY_PIECES: TableDefinition<(&str, u32), &[u8]> = TableDefinition::new("body_pieces");
 pub const TIME_INDEX: TableDefinition<&str, &[u8]> = TableDefinition::new("time_index");
 pub const UIDS: TableDefinition<(&str, &str), &str> = TableDefinition::new("uids");
 pub const SYNC_LOG: TableDefinition<(u64, u64), &str> = TableDefinition::new("sync_log");

@@ -16,6 +16,7 @@ pub(super) fn create_tables(db: &Database) -> Result<()> {
     txn.open_table(ADDRESSES)?;
     txn.open_table(NODES)?;
     txn.open_table(BODIES)?;
+    txn.open_table(BODY_PIECES)?;
     txn.open_table(TIME_INDEX)?;
     txn.open_table(UIDS)?;
     txn.open_table(SYNC_LOG)?;
@@ -206,15 +207,12 @@ impl W<'_> {
             r.change_seq = seq;
         }
         self.put_node(key, &node)?;
-        self.0.open_table(BODIES)?.insert(key, body)?;
-        Ok(())
+        super::bodies::write(self.0, key, body)
     }
 
     /// The body stored at `key`.
     pub(super) fn body(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let t = self.0.open_table(BODIES)?;
-        let v = t.get(key)?;
-        Ok(v.map(|v| v.value().to_vec()))
+        super::bodies::read_in(self.0, key)
     }
 
     /// Remove the node at `key` and, for a collection, everything below it;
@@ -237,7 +235,6 @@ impl W<'_> {
             }
         }
         let mut nodes = self.0.open_table(NODES)?;
-        let mut bodies = self.0.open_table(BODIES)?;
         let mut index = self.0.open_table(TIME_INDEX)?;
         let mut uids = self.0.open_table(UIDS)?;
         let mut log = self.0.open_table(SYNC_LOG)?;
@@ -247,7 +244,7 @@ impl W<'_> {
             };
             let n: Node = serde_json::from_slice(n.value())?;
             removed_bytes += n.stored_bytes() as i64;
-            bodies.remove(k.as_str())?;
+            super::bodies::remove(self.0, k)?;
             index.remove(k.as_str())?;
             match &n.kind {
                 NodeKind::Collection(c) => {
@@ -261,7 +258,7 @@ impl W<'_> {
                 }
             }
         }
-        drop((nodes, bodies, index, uids, log));
+        drop((nodes, index, uids, log));
         self.add_usage(user, -removed_bytes)?;
         if let Some(parent) = parent_path(path) {
             let old_seq = node.resource().map(|r| r.change_seq).unwrap_or(0);
@@ -640,6 +637,7 @@ impl Store {
                         held: 0,
                         waiting: Vec::new(),
                         offered: Vec::new(),
+                        chain: 0,
                     });
                     p.settings = settings;
                     w.put_policy(&key, &p)?;
