@@ -174,6 +174,7 @@ impl W<'_> {
         email: &str,
         timer: (i64, u64),
         rule: ReminderRule,
+        limit: u64,
     ) -> Result<()> {
         let key = node_key(user, path);
         let Some(mut invite) = self.invite(&key, email)? else {
@@ -192,6 +193,15 @@ impl W<'_> {
             Some(text) if invite.reminders_sent < settings.max_reminders => rule(&text),
             _ => None,
         };
+        if let Some(message) = &message
+            && let Some(later) = self.over_budget(user, std::slice::from_ref(message), limit)?
+        {
+            // A reminder is an invitation sent again: over the owner's
+            // hourly budget it waits until there is room.
+            invite.next_reminder_at = Some(later);
+            invite.timer = Some(self.reminder_timer(user, path, email, later)?);
+            return self.put_invite(&key, email, &invite);
+        }
         if let Some(mut message) = message {
             message.reminder = true;
             self.enqueue(user, path, vec![message])?;

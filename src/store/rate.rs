@@ -13,7 +13,7 @@
 use super::Store;
 use super::error::{Result, StoreError};
 use super::model::NewMessage;
-use super::write::W;
+use super::write::{W, now};
 use crate::config;
 use redb::{ReadableTable, TableDefinition};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -103,6 +103,26 @@ fn retry_after(prev: u64, cur: u64, into: i64, n: u64, limit: u64) -> u64 {
 }
 
 impl W<'_> {
+    /// [`Self::count_invitations`] now for work a timer does: None when the
+    /// messages were counted, or the time to try again when they do not
+    /// fit (nothing counted).
+    pub(super) fn over_budget(
+        &self,
+        owner: &str,
+        messages: &[NewMessage],
+        limit: u64,
+    ) -> Result<Option<i64>> {
+        let t = now();
+        match self.count_invitations(owner, messages, limit, t) {
+            Ok(()) => Ok(None),
+            Err(StoreError::RateLimited { retry_after, .. }) => {
+                let wait = i64::try_from(retry_after).unwrap_or(HOUR).clamp(1, HOUR);
+                Ok(Some(t.saturating_add(wait)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Count `messages` against `owner`'s invitation budget `limit` at
     /// time `now`; Err(RateLimited) when they do not fit.
     pub(super) fn count_invitations(

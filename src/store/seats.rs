@@ -745,7 +745,16 @@ impl W<'_> {
 
     /// Run a due `Promote` timer: give free seats to the first people
     /// waiting, as invitations (through `rule`) or as offers.
-    pub(super) fn promote(&self, user: &str, path: &str, rule: GuestRule) -> Result<()> {
+    /// Invitations count against the owner's hourly budget `limit`; over
+    /// it, the people stay waiting and the promotion is tried again when
+    /// the budget has room.
+    pub(super) fn promote(
+        &self,
+        user: &str,
+        path: &str,
+        rule: GuestRule,
+        limit: u64,
+    ) -> Result<()> {
         let key = node_key(user, path);
         let Some(mut p) = self.policy(&key)? else {
             return Ok(());
@@ -774,6 +783,16 @@ impl W<'_> {
                 let text = String::from_utf8_lossy(&text).into_owned();
                 // Checked before writing: a refusal leaves them waiting.
                 let planned = rule(&text, &chosen).map_err(StoreError::Rejected)?;
+                if let Some(g) = &planned
+                    && let Some(later) = self.over_budget(user, &g.messages, limit)?
+                {
+                    let kind = super::timers::TimerKind::Promote {
+                        user: user.to_string(),
+                        path: path.to_string(),
+                    };
+                    self.add_timer(later, kind)?;
+                    return Ok(());
+                }
                 self.put_policy(&key, &p)?;
                 if let Some(g) = planned {
                     self.rewrite_guests(user, path, g.stored, g.seats)?;

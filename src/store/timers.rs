@@ -108,6 +108,7 @@ impl Store {
     /// of the rule drops the timer (logged): the state it acted on cannot
     /// take the effect.
     pub async fn timer_fire(&self, timer: Timer, effect: Effect) -> Result<bool> {
+        let limit = self.invitations_per_hour();
         self.writer
             .write(move |txn| {
                 let w = W(txn);
@@ -118,10 +119,10 @@ impl Store {
                 let done = match (&timer.kind, effect) {
                     (TimerKind::HoldExpiry { hold }, _) => w.expire_hold(*hold),
                     (TimerKind::Promote { user, path }, Effect::Guests(rule)) => {
-                        w.promote(user, path, rule)
+                        w.promote(user, path, rule, limit)
                     }
                     (TimerKind::Reminder { user, path, email }, Effect::Reminder(rule)) => {
-                        w.remind(user, path, email, key, rule)
+                        w.remind(user, path, email, key, rule, limit)
                     }
                     (kind, _) => Err(StoreError::Rejected(format!(
                         "no effect given for {kind:?}"

@@ -21,9 +21,14 @@ fn last_line(out: &str) -> String {
 }
 
 pub(crate) fn start() -> Api {
+    start_with("")
+}
+
+/// [`start`] with more configuration (whole sections, e.g. `[limits]`).
+pub(crate) fn start_with(extra: &str) -> Api {
     let sink = Sink::start(0, &[]);
     let s = Server::start_with_config(&format!(
-        "[imip]\nsender_verification = \"from-only\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n",
+        "[imip]\nsender_verification = \"from-only\"\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\n{extra}",
         sink.port
     ));
     let (ok, out, err) = s.cli(

@@ -20,6 +20,35 @@ fn attendee<'a>(v: &'a Value, email: &str) -> &'a Value {
 }
 
 #[test]
+fn reminders_keep_to_the_hourly_budget() {
+    let api = crate::api_cancel::start_with("[limits]\ninvitations_per_hour = 2\n");
+    let (id, _) = create(
+        &api,
+        json!({"summary": "Survey", "start": "2027-03-10T14:00:00", "time_zone": "Europe/Paris",
+               "remind_after": "PT10M", "max_reminders": 1,
+               "attendees": [{"email": "a@example.net"}, {"email": "b@example.net"}]}),
+    );
+    api.next(0, 2);
+    // Due, but the two invitations spent the budget: postponed, not sent.
+    advance(&api, "PT10M");
+    api.next(2, 0);
+    let v = event(&api, &id);
+    for who in ["a@example.net", "b@example.net"] {
+        assert_eq!(attendee(&v, who)["reminders_sent"], 0, "{v}");
+        assert!(attendee(&v, who)["next_reminder_at"].is_string(), "{v}");
+    }
+    // Two hours on, the budget has room: each is reminded once.
+    advance(&api, "PT2H");
+    let sent = api.next(2, 2);
+    let mut to: Vec<&str> = sent.iter().map(|m| m.rcpt.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["a@example.net", "b@example.net"]);
+    assert!(sent.iter().all(|m| m.data.contains("Subject: Reminder:")));
+    let v = event(&api, &id);
+    assert_eq!(attendee(&v, "b@example.net")["reminders_sent"], 1, "{v}");
+}
+
+#[test]
 fn only_who_has_not_answered_is_reminded_at_most_max_times() {
     let api = start();
     let (id, uid) = create(

@@ -460,3 +460,39 @@ fn no_door_oversells_a_role_change_or_a_caldav_put() {
         (Some(2), Some(0))
     );
 }
+
+#[test]
+fn a_waiting_list_invitation_keeps_to_the_hourly_budget() {
+    let api = crate::api_cancel::start_with("[limits]\ninvitations_per_hour = 2\n");
+    let (id, uid) = create(
+        &api,
+        json!({"summary": "Supper club", "start": "2027-03-10T19:00:00", "time_zone": "Europe/London",
+               "capacity": 2, "waitlist": "invite", "attendees": [{"email": "a@example.net"}, {"email": "b@example.net"}]}),
+    );
+    api.next(0, 2);
+    let r = api.call(
+        "POST",
+        &format!("/api/v1/events/{id}/waitlist"),
+        r#"{"attendees":[{"email":"w1@example.net"}]}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    api.reply(&uid, "a@example.net", "DECLINED");
+    // The budget is spent: the seat waits, and so does w1.
+    api.next(2, 0);
+    let v = event(&api, &id);
+    assert_eq!(
+        (v["available"].as_u64(), v["waiting"].as_u64()),
+        (Some(1), Some(1)),
+        "{v}"
+    );
+    // Once the hour has passed, the promotion runs again.
+    advance(&api, "PT2H");
+    let invited = api.next(2, 1);
+    assert_eq!(invited[0].rcpt, "w1@example.net");
+    let v = event(&api, &id);
+    assert_eq!(
+        (v["available"].as_u64(), v["waiting"].as_u64()),
+        (Some(0), Some(0)),
+        "{v}"
+    );
+}
