@@ -252,7 +252,9 @@ pub struct EventList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StepOut {
     pub at: String,
-    /// created, sent, failed, replied, countered, updated, cancelled, refused, ...
+    /// created, sent, failed, replied, countered, updated, cancelled, refused,
+    /// and what timers did: hold-expired, promoted (invited from the waiting
+    /// list), offered (a hold for the first person waiting), reminded, ...
     pub kind: String,
     pub who: String,
     pub detail: String,

@@ -38,7 +38,7 @@ impl W<'_> {
         Ok(())
     }
 
-    fn add_history(&self, user: &str, uid: &str, entry: &HistoryEntry) -> Result<()> {
+    pub(super) fn add_history(&self, user: &str, uid: &str, entry: &HistoryEntry) -> Result<()> {
         let n = self.next(HISTORY_COUNTER)?;
         let bytes = serde_json::to_vec(entry)?;
         self.0

@@ -206,6 +206,11 @@ impl W<'_> {
             message.reminder = true;
             self.enqueue(user, path, vec![message])?;
             invite.reminders_sent += 1;
+            let detail = format!(
+                "reminder {} of {} to {email}, who has not answered",
+                invite.reminders_sent, settings.max_reminders
+            );
+            self.note_timer_step(user, &key, "REMINDED", detail)?;
             if let Some(after) = settings.remind_after
                 && invite.reminders_sent < settings.max_reminders
             {

@@ -738,7 +738,10 @@ impl W<'_> {
             && h.state == HoldState::Held
         {
             h.timer = None; // the timer being run is removed by the caller
+            let (user, key) = (h.user.clone(), node_key(&h.user, &h.path));
+            let detail = format!("hold {} of {} seat(s) expired unconfirmed", h.id, h.seats);
             self.end_hold(h, HoldState::Expired)?;
+            self.note_timer_step(&user, &key, "HOLD-EXPIRED", detail)?;
         }
         Ok(())
     }
@@ -772,7 +775,14 @@ impl W<'_> {
             Some(WaitlistMode::Offer) => {
                 let ttl = p.settings.waitlist_offer_ttl;
                 for person in chosen {
-                    self.new_hold(user, path, 1, ttl, Some(person), &mut p)?;
+                    let email = person.email.clone();
+                    let h = self.new_hold(user, path, 1, ttl, Some(person), &mut p)?;
+                    let detail = format!(
+                        "{email} offered a seat from the waiting list: hold {} until {}",
+                        h.id,
+                        crate::clock::rfc3339(h.expires_at)
+                    );
+                    self.note_timer_step(user, &key, "OFFERED", detail)?;
                 }
                 self.put_policy(&key, &p)?;
             }
@@ -797,6 +807,9 @@ impl W<'_> {
                 if let Some(g) = planned {
                     self.rewrite_guests(user, path, g.stored, g.seats)?;
                     self.enqueue(user, path, g.messages)?;
+                    let who: Vec<&str> = chosen.iter().map(|w| w.email.as_str()).collect();
+                    let detail = format!("invited from the waiting list: {}", who.join(", "));
+                    self.note_timer_step(user, &key, "PROMOTED", detail)?;
                 }
             }
         }

@@ -13,7 +13,7 @@ use super::Store;
 use super::error::{Result, StoreError};
 use super::seats::GuestRule;
 use super::tables::{TIMER_COUNTER, TIMERS};
-use super::write::W;
+use super::write::{W, now};
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
@@ -147,5 +147,36 @@ impl Store {
         self.writer
             .write(move |txn| W(txn).add_timer(due, kind))
             .await
+    }
+}
+
+impl W<'_> {
+    /// Record what a timer did to the event at `key` (node key of `user`)
+    /// in its history, in the timer's transaction: `method` is the step's
+    /// kind as the API shows it, in upper case.
+    pub(super) fn note_timer_step(
+        &self,
+        user: &str,
+        key: &str,
+        method: &str,
+        detail: String,
+    ) -> Result<()> {
+        let Some(uid) = self
+            .node(key)?
+            .and_then(|n| n.resource().and_then(|r| r.uid.clone()))
+        else {
+            return Ok(());
+        };
+        let entry = super::model::HistoryEntry {
+            at: now(),
+            message_id: format!("herald-timer:{user}:{uid}:{}", method.to_ascii_lowercase()),
+            from: "herald".into(),
+            method: method.into(),
+            accepted: true,
+            detail,
+            dtstamp: None,
+            proposal: None,
+        };
+        self.add_history(user, &uid, &entry)
     }
 }

@@ -101,6 +101,16 @@ fn only_who_has_not_answered_is_reminded_at_most_max_times() {
     let v = event(&api, &id);
     assert_eq!(attendee(&v, "b@example.net")["reminders_sent"], 2);
     assert!(attendee(&v, "b@example.net")["next_reminder_at"].is_null());
+    let reminded: Vec<String> = crate::api_seats::steps(&api, &id)
+        .into_iter()
+        .filter(|(k, _)| k == "reminded")
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(reminded.len(), 2, "{reminded:?}");
+    assert!(
+        reminded[1].contains("2 of 2") && reminded[1].contains("b@example.net"),
+        "{reminded:?}"
+    );
     advance(&api, "PT3H");
     api.next(4, 0);
     // A bad duration is a problem naming the field.

@@ -37,6 +37,21 @@ pub(crate) fn event(api: &Api, id: &str) -> Value {
     json_of(&r)
 }
 
+/// The kinds and details of the event's history, in order.
+pub(crate) fn steps(api: &Api, id: &str) -> Vec<(String, String)> {
+    let r = api.call("GET", &format!("/api/v1/events/{id}/history"), "");
+    assert_eq!(r.status, 200, "{}", r.body);
+    json_of(&r)["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (text("kind"), text("detail"))
+        })
+        .collect()
+}
+
 pub(crate) fn advance(api: &Api, duration: &str) {
     let (ok, out, err) = api.s.cli(&["test-clock", "advance", duration], "");
     assert!(ok, "{out} {err}");
@@ -296,6 +311,19 @@ fn an_expired_hold_goes_to_the_waiting_list_in_order_across_restarts() {
         (v["held"].as_u64(), v["waiting"].as_u64()),
         (Some(0), Some(0))
     );
+    // What the timers did is in the event's history, in order.
+    let timed: Vec<(String, String)> = steps(&api, &id)
+        .into_iter()
+        .filter(|(k, _)| k == "hold-expired" || k == "promoted")
+        .collect();
+    let kinds: Vec<&str> = timed.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["hold-expired", "promoted", "hold-expired", "promoted"],
+        "{timed:?}"
+    );
+    assert!(timed[1].1.contains("w1@example.net"), "{timed:?}");
+    assert!(timed[3].1.contains("w2@example.net"), "{timed:?}");
 }
 
 #[test]
@@ -364,6 +392,13 @@ fn an_offer_is_a_hold_for_the_person_waiting() {
     }));
     assert_eq!(offer["email"], "w1@example.net");
     assert_eq!(event(&api, &id)["held"], 1);
+    assert!(
+        steps(&api, &id)
+            .iter()
+            .any(|(k, d)| k == "offered" && d.contains("w1@example.net")),
+        "{:?}",
+        steps(&api, &id)
+    );
     let r = api.call(
         "PUT",
         &format!("/api/v1/holds/{}", offer["hold_id"].as_str().unwrap()),
