@@ -10,7 +10,7 @@ use crate::smtp_sink::{Sink, free_port};
 use crate::util::Server;
 use serde_json::{Value, json};
 
-fn attendee<'a>(v: &'a Value, email: &str) -> &'a Value {
+pub(crate) fn attendee<'a>(v: &'a Value, email: &str) -> &'a Value {
     v["attendees"]
         .as_array()
         .unwrap()

@@ -142,6 +142,17 @@ fn fifty_racing_adds_for_the_last_ten_seats() {
     api.next(0, 12);
 }
 
+/// Put `emails` on the waiting list of event `id` (200 expected).
+fn join_waitlist(api: &Api, id: &str, emails: &[&str]) {
+    let people: Vec<Value> = emails.iter().map(|e| json!({"email": e})).collect();
+    let r = api.call(
+        "POST",
+        &format!("/api/v1/events/{id}/waitlist"),
+        &json!({ "attendees": people }).to_string(),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
 fn json_of_str(s: &str) -> Value {
     serde_json::from_str(s).unwrap()
 }
@@ -341,12 +352,7 @@ fn a_decline_frees_a_seat_for_the_first_person_waiting() {
         r#"{"attendees":[{"email":"c@example.net"}]}"#,
     );
     assert_eq!(r.status, 409, "{}", r.body);
-    let r = api.call(
-        "POST",
-        &format!("/api/v1/events/{id}/waitlist"),
-        r#"{"attendees":[{"email":"w1@example.net"},{"email":"w2@example.net"}]}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    join_waitlist(&api, &id, &["w1@example.net", "w2@example.net"]);
     api.reply(&uid, "a@example.net", "DECLINED");
     let invited = api.next(2, 1);
     assert_eq!(invited[0].rcpt, "w1@example.net");
@@ -371,12 +377,7 @@ fn an_offer_is_a_hold_for_the_person_waiting() {
                "attendees": [{"email": "a@example.net"}]}),
     );
     api.next(0, 1);
-    let r = api.call(
-        "POST",
-        &format!("/api/v1/events/{id}/waitlist"),
-        r#"{"attendees":[{"email":"w1@example.net"}]}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    join_waitlist(&api, &id, &["w1@example.net"]);
     let r = api.call(
         "DELETE",
         &format!("/api/v1/events/{id}/attendees/a@example.net"),
@@ -455,18 +456,8 @@ fn no_door_oversells_a_role_change_or_a_caldav_put() {
         (v["taken"].as_u64(), v["available"].as_u64()),
         (Some(2), Some(0))
     );
-    let role = |v: &Value, who: &str| {
-        v["attendees"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["email"] == who)
-            .map(|a| a["role"].as_str().unwrap_or("").to_string())
-    };
-    assert_eq!(
-        role(&v, "obs2@example.net").as_deref(),
-        Some("non-participant")
-    );
+    let obs2 = crate::api_reminders::attendee(&v, "obs2@example.net");
+    assert_eq!(obs2["role"], "non-participant");
 
     // The organizer's own CalDAV client cannot add a third guest either.
     use base64ct::Encoding;
@@ -505,12 +496,7 @@ fn a_waiting_list_invitation_keeps_to_the_hourly_budget() {
                "capacity": 2, "waitlist": "invite", "attendees": [{"email": "a@example.net"}, {"email": "b@example.net"}]}),
     );
     api.next(0, 2);
-    let r = api.call(
-        "POST",
-        &format!("/api/v1/events/{id}/waitlist"),
-        r#"{"attendees":[{"email":"w1@example.net"}]}"#,
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    join_waitlist(&api, &id, &["w1@example.net"]);
     api.reply(&uid, "a@example.net", "DECLINED");
     // The budget is spent: the seat waits, and so does w1.
     api.next(2, 0);
