@@ -22,6 +22,7 @@ pub(crate) fn attendee<'a>(v: &'a Value, email: &str) -> &'a Value {
 #[test]
 fn reminders_keep_to_the_hourly_budget() {
     let api = crate::api_cancel::start_with("[limits]\ninvitations_per_hour = 2\n");
+    crate::api_seats::to_start_of_hour(&api);
     let (id, _) = create(
         &api,
         json!({"summary": "Survey", "start": "2027-03-10T14:00:00", "time_zone": "Europe/Paris",
